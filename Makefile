@@ -1,0 +1,52 @@
+# ELSE appliance. Quick start: `make lab` (the local two-host lab) and `make test` (every test).
+# Every target installs what it needs and is safe to run twice.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+VENV   ?= .venv
+PYTHON ?= python3
+BIN    := $(VENV)/bin
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+# Debian packages the test suite drives for real (PostgreSQL, Postfix, pflogsumm, snmpd, Chromium).
+TEST_APT_PACKAGES := postgresql postgresql-contrib postfix pflogsumm snmpd snmp sudo \
+                     chromium chromium-driver ca-certificates procps
+
+# Extra targets that `make test` runs after the Python suite (mk/*.mk append to it).
+TEST_EXTRA :=
+
+.PHONY: help venv deps-test lint pytest test clean
+
+help:
+	@echo "make lab       provision the local two-host lab (PFX + ELSE), send test mail, print the WUI address"
+	@echo "make lab-down  remove every namespace, link, mount and process the lab made"
+	@echo "make test      install what the tests need, then run every test"
+	@echo "make venv      create .venv with elsectl and the pinned tools"
+	@echo "make bench     run the benchmarks (prints figures)"
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $@
+
+deps-test:
+	tools/apt-ensure $(TEST_APT_PACKAGES)
+
+lint: venv
+	$(BIN)/ruff check else_core webui tests bench tools
+	$(BIN)/ruff format --check else_core webui tests bench
+
+pytest: venv deps-test
+	$(BIN)/python -m pytest
+
+test: lint pytest
+	@for t in $(TEST_EXTRA); do $(MAKE) --no-print-directory $$t; done
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
+
+-include mk/*.mk

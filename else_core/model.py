@@ -1,0 +1,266 @@
+"""What the correlator produces: e-mails, their transactions and deliveries, and rejects.
+
+These are ELSE's data model (DESIGN.md): an e-mail groups the queue files
+(transactions) that carried one message across content filters, forwards, bounces
+and requeues; each recipient has one final status from :data:`STATUSES`. ``to_dict``
+gives the JSON objects of the CLI/API contract.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+#: Per-recipient final status vocabulary, most final first (used for the e-mail summary).
+STATUSES = (
+    "delivered",
+    "bounced",
+    "expired",
+    "rejected",
+    "discarded",
+    "deleted",
+    "held",
+    "deferred",
+    "queued",
+)
+
+#: How a transaction came to be.
+ORIGINS = ("smtpd", "pickup", "bounce", "forward", "filter", "requeue", "relay", "unknown")
+
+
+def iso(ts: datetime | None) -> str | None:
+    return ts.isoformat() if ts is not None else None
+
+
+@dataclass(slots=True)
+class Attempt:
+    """One delivery attempt for one recipient (one ``to=`` line)."""
+
+    at: datetime | None
+    host: str
+    queue_id: str
+    to: str
+    status: str  # Postfix's own: sent|deferred|bounced|expired|deliverable|undeliverable
+    relay: str | None = None
+    orig_to: str | None = None
+    dsn: str | None = None
+    response: str | None = None
+    delay: float | None = None
+    delays: tuple[float, ...] | None = None
+    conn_use: int | None = None
+    daemon: str = ""
+    seq: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "at": iso(self.at),
+            "host": self.host,
+            "queue_id": self.queue_id,
+            "to": self.to,
+            "orig_to": self.orig_to,
+            "status": self.status,
+            "relay": self.relay,
+            "dsn": self.dsn,
+            "response": self.response,
+            "delay": self.delay,
+            "delays": list(self.delays) if self.delays else None,
+            "conn_use": self.conn_use,
+            "daemon": self.daemon,
+        }
+
+
+@dataclass(slots=True)
+class Reject:
+    """A refusal by smtpd, postscreen, cleanup or a milter (NOQUEUE or with a queue ID)."""
+
+    at: datetime | None
+    host: str
+    queue_id: str | None
+    stage: str | None
+    action: str
+    code: str | None = None
+    dsn: str | None = None
+    reason: str | None = None
+    client: str | None = None
+    client_ip: str | None = None
+    sender: str | None = None
+    recipient: str | None = None
+    helo: str | None = None
+    proto: str | None = None
+    daemon: str = ""
+    seq: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "type": "reject",
+            "at": iso(self.at),
+            "host": self.host,
+            "queue_id": self.queue_id,
+            "daemon": self.daemon,
+            "action": self.action,
+            "stage": self.stage,
+            "client": self.client,
+            "client_ip": self.client_ip,
+            "sender": self.sender,
+            "recipient": self.recipient,
+            "helo": self.helo,
+            "proto": self.proto,
+            "code": self.code,
+            "dsn": self.dsn,
+            "reason": self.reason,
+        }
+
+
+@dataclass(slots=True)
+class Transaction:
+    """One queue file on one host, from its first line to ``removed``."""
+
+    host: str
+    queue_id: str
+    first_seen: datetime | None
+    last_seen: datetime | None = None
+    origin: str = "unknown"
+    parent: str | None = None  # parent queue ID (on parent_host)
+    parent_host: str | None = None
+    sender: str | None = None
+    size: int | None = None
+    nrcpt: int | None = None
+    message_id: str | None = None
+    client: str | None = None
+    client_ip: str | None = None
+    helo: str | None = None
+    sasl_username: str | None = None
+    tls: str | None = None
+    orig_client: str | None = None
+    uid: int | None = None
+    program: str = ""
+    # Life cycle: open -> removed | deleted | requeued; flags for what happened on the way.
+    state: str = "open"
+    held: bool = False
+    discarded: bool = False
+    expired: bool = False
+    attempts: list[Attempt] = field(default_factory=list)
+    rejects: list[Reject] = field(default_factory=list)
+    actions: list[dict[str, Any]] = field(default_factory=list)
+    notifications: list[dict[str, Any]] = field(default_factory=list)
+    seqs: list[int] = field(default_factory=list)
+
+    @property
+    def closed(self) -> bool:
+        return self.state != "open"
+
+    def to_dict(self, detail: bool = False) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "host": self.host,
+            "queue_id": self.queue_id,
+            "origin": self.origin,
+            "parent": self.parent,
+            "parent_host": self.parent_host,
+            "first_seen": iso(self.first_seen),
+            "last_seen": iso(self.last_seen),
+            "sender": self.sender,
+            "size": self.size,
+            "nrcpt": self.nrcpt,
+            "message_id": self.message_id,
+            "client": self.client,
+            "client_ip": self.client_ip,
+            "state": self.state,
+        }
+        if detail:
+            out.update(
+                helo=self.helo,
+                sasl_username=self.sasl_username,
+                tls=self.tls,
+                orig_client=self.orig_client,
+                uid=self.uid,
+                program=self.program,
+                held=self.held,
+                discarded=self.discarded,
+                expired=self.expired,
+                attempts=[a.to_dict() for a in self.attempts],
+                rejects=[r.to_dict() for r in self.rejects],
+                actions=self.actions,
+                notifications=self.notifications,
+                lines=self.seqs,
+            )
+        return out
+
+
+@dataclass(slots=True)
+class Recipient:
+    """One recipient of an e-mail with its final status across every hop."""
+
+    address: str
+    orig_address: str | None
+    status: str
+    relay: str | None = None
+    dsn: str | None = None
+    response: str | None = None
+    attempts: int = 0
+    at: datetime | None = None
+    host: str | None = None
+    queue_id: str | None = None
+    delay: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "address": self.address,
+            "orig_address": self.orig_address,
+            "status": self.status,
+            "relay": self.relay,
+            "dsn": self.dsn,
+            "response": self.response,
+            "attempts": self.attempts,
+            "at": iso(self.at),
+            "host": self.host,
+            "queue_id": self.queue_id,
+            "delay": self.delay,
+        }
+
+
+@dataclass(slots=True)
+class Email:
+    """A message as users think of it: every transaction that carried it, every recipient."""
+
+    id: str
+    message_id: str | None
+    host: str
+    sender: str | None
+    size: int | None
+    client: str | None
+    client_ip: str | None
+    helo: str | None
+    sasl_username: str | None
+    first_seen: datetime | None
+    last_seen: datetime | None
+    status: str
+    complete: bool
+    transactions: list[Transaction]
+    recipients: list[Recipient]
+    rejects: list[Reject] = field(default_factory=list)
+    merged_ids: list[str] = field(default_factory=list)
+
+    def to_dict(self, detail: bool = False) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "type": "email",
+            "id": self.id,
+            "message_id": self.message_id,
+            "host": self.host,
+            "sender": self.sender,
+            "size": self.size,
+            "client": self.client,
+            "client_ip": self.client_ip,
+            "helo": self.helo,
+            "sasl_username": self.sasl_username,
+            "first_seen": iso(self.first_seen),
+            "last_seen": iso(self.last_seen),
+            "status": self.status,
+            "complete": self.complete,
+            "transactions": [t.to_dict(detail) for t in self.transactions],
+            "recipients": [r.to_dict() for r in self.recipients],
+            "rejects": [r.to_dict() for r in self.rejects],
+        }
+        if self.merged_ids:
+            out["merged_ids"] = self.merged_ids
+        return out

@@ -1,0 +1,118 @@
+"""Records that flow through ELSE: a log line, the Postfix event parsed from it.
+
+:class:`LogLine` is the syslog envelope; :class:`Event` is what the parser understood of
+the message. Every consumer (correlator, report, store) reads these and nothing else,
+so the vocabulary below is a contract; keep it in step with ``parser.py``.
+
+Event kinds (``Event.kind``) and their fields (``Event.f``; absent fields are missing
+keys, never empty strings, except where a value can legitimately be empty like the
+null sender ``""``):
+
+Sessions (smtpd, also postscreen where noted)
+  ``connect``        client_host, client_ip, [client_port]
+  ``disconnect``     client_host, client_ip, counters (dict name -> (ok, total) ints)
+  ``conn_error``     error ("lost connection"|"timeout"|"too many errors"|"improper pipelining"),
+                     stage, client_host, client_ip
+  ``client``         qid; client_host, client_ip, [client_port, sasl_method, sasl_username,
+                     sasl_sender, orig_queue_id, orig_client]
+  ``tls``            direction ("in"|"out"), level (Anonymous|Untrusted|Trusted|Verified),
+                     peer_host, peer_ip, protocol, cipher
+  ``sasl_fail``      client_host, client_ip, method, reason, [sasl_username]
+  ``action``         an smtpd/cleanup/postscreen access or content decision:
+                     [qid], action (reject|reject_warning|defer|defer_if_permit|hold|discard|
+                     filter|redirect|prepend|replace|warning|milter-reject|milter-hold|
+                     milter-discard|proxy-reject|proxy-accept|...), stage (RCPT|MAIL|CONNECT|
+                     HELO|EHLO|DATA|END-OF-MESSAGE|VRFY|ETRN|header|body|...),
+                     client_host, client_ip, [code, dsn, reason, sender, recipient, proto,
+                     helo, detail (header/body text for checks)]
+  ``ps_connect``     client_ip, client_port               (postscreen CONNECT)
+  ``ps_pass``        client_ip, pass ("NEW"|"OLD")
+  ``ps_event``       event (PREGREET|HANGUP|DNSBL|COMMAND PIPELINING|BARE NEWLINE|
+                     NON-SMTP COMMAND|WHITELISTED|ALLOWLISTED|BLACKLISTED|DENYLISTED|...),
+                     client_ip, [detail, rank]
+  ``ps_disconnect``  client_ip
+  ``dnsbl``          client_ip, domain, result                       (dnsblog)
+  ``anvil``          stat, value, [client]                          (anvil statistics)
+
+Queue files
+  ``pickup``         qid, uid, sender, [orig_id]        (local submission; orig_id after requeue)
+  ``message_id``     qid, message_id ("" when Postfix logs message-id=<>)
+  ``resent_message_id`` qid, message_id
+  ``qmgr_from``      qid, sender, size, nrcpt
+  ``expired``        qid, sender                        (qmgr: status=expired, returned to sender)
+  ``removed``        qid                                (qmgr: end of the queue file's life)
+  ``skipped``        qid                                (qmgr: skipped, still being delivered)
+  ``delivery``       qid, to, status (sent|deferred|bounced|expired|deliverable|undeliverable),
+                     relay, [orig_to, relay_host, relay_ip, relay_port, conn_use, delay
+                     (float s), delays (4 floats), dsn, response, forwarded_as (new QID),
+                     queued_as (the next hop's QID)]
+  ``smtp_error``     [qid], error, [peer_host, peer_ip]   (smtp/lmtp client problems with no
+                     recipient: connect to ..., lost connection with ..., host ... said ...)
+  ``bounce``         qid, notify ("non-delivery"|"delivery"|"delay"|"success"),
+                     to ("sender"|"postmaster"), new_qid
+  ``postsuper``      qid, op ("removed"|"requeued"|"hold"|"released")
+  ``postsuper_summary`` op, count
+  ``amavis``         result ("Passed"|"Blocked"), category, [qid (Queue-ID), message_id,
+                     queued_as (list), sender, recipients (list), client_ip, hits, size]
+
+Everything else
+  ``warning``        level (warning|error|fatal|panic), text, [qid]
+  ``master``         text (daemon started/reload/terminating ...)
+  ``info``           text: a recognised informational Postfix line with no bearing on mail
+                     (statistics, scache, tlsmgr, postfix-script, postlogd ...)
+  ``other``          a Postfix line the parser does not recognise (counted as unknown)
+  ``foreign``        a line from a program that is not Postfix (dovecot, opendkim ...)
+  ``malformed``      a line whose syslog envelope could not be read at all
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(slots=True)
+class LogLine:
+    """One syslog line split into its envelope.
+
+    ``seq`` orders lines: the line number across the input files for ``elsectl parse``,
+    the raw event id in PostgreSQL for the live worker. ``ts`` is timezone-aware, or
+    None for a malformed line.
+    """
+
+    seq: int
+    ts: datetime | None
+    host: str
+    program: str
+    pid: int | None
+    message: str
+    raw: str = ""
+
+    @property
+    def service(self) -> str:
+        """The daemon name: the last component of ``postfix-in/submission/smtpd``."""
+        return self.program.rpartition("/")[2]
+
+    @property
+    def instance(self) -> str:
+        """The syslog_name without the service (``postfix-in/submission``)."""
+        return self.program.rpartition("/")[0]
+
+
+@dataclass(slots=True)
+class Event:
+    """What the parser understood of one line."""
+
+    line: LogLine
+    kind: str
+    qid: str | None = None
+    f: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def daemon(self) -> str:
+        return self.line.service
+
+    @property
+    def is_postfix(self) -> bool:
+        return self.kind not in ("foreign", "malformed")
