@@ -8,6 +8,8 @@ File layout (all sections optional)::
 
     [database]
     dsn = "host=127.0.0.1 dbname=else user=else_worker password=..."   # ELSE_DSN overrides
+    owner_dsn = "host=127.0.0.1 dbname=else user=else_owner ..."       # `elsectl db upgrade`
+    web_dsn = "host=127.0.0.1 dbname=else user=else_web ..."           # the WUI
 
     [ingest]
     batch_size = 5000          # raw lines per worker transaction
@@ -47,6 +49,12 @@ from else_core.errors import ConfigError
 
 DEFAULT_PATH = Path("/etc/else/else.toml")
 SERVER_ROLES = ("incoming", "outgoing", "relay", "filter", "mixed")
+#: Database role -> (key in [database], environment variable).
+DSN_KEYS = {
+    "worker": ("dsn", "ELSE_DSN"),
+    "owner": ("owner_dsn", "ELSE_OWNER_DSN"),
+    "web": ("web_dsn", "ELSE_WEB_DSN"),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,12 +78,28 @@ class Config:
     def get(self, section: str, key: str, default: Any = None) -> Any:
         return self.section(section).get(key, default)
 
-    def dsn(self, override: str | None = None) -> str:
-        """The PostgreSQL connection string, or a ConfigError that says where to set one."""
-        dsn = override or os.environ.get("ELSE_DSN") or self.get("database", "dsn")
+    def dsn(self, override: str | None = None, role: str = "worker") -> str:
+        """The PostgreSQL connection string, or a ConfigError that says where to set one.
+
+        ``role`` picks the database role the caller acts as: ``worker`` (``[database] dsn``,
+        ``ELSE_DSN``), ``owner`` (``owner_dsn``, ``ELSE_OWNER_DSN``: migrations) or ``web``
+        (``web_dsn``, ``ELSE_WEB_DSN``). Owner and web fall back to the worker DSN, so a
+        single-DSN development setup keeps working with one setting.
+        """
+        if role not in DSN_KEYS:
+            raise ValueError(f"unknown database role {role!r}")
+        key, env = DSN_KEYS[role]
+        dsn = override or (
+            (os.environ.get(env) if env != "ELSE_DSN" else None)
+            or (self.get("database", key) if key != "dsn" else None)
+            or os.environ.get("ELSE_DSN")
+            or self.get("database", "dsn")
+        )
         if not dsn:
             where = self.path or DEFAULT_PATH
-            raise ConfigError(f"no database configured: use --dsn, ELSE_DSN, or [database] dsn in {where}")
+            raise ConfigError(
+                f"no database configured: use --dsn, {env}, or [database] {key} in {where}"
+            )
         return str(dsn)
 
     @property
@@ -86,9 +110,9 @@ class Config:
                 raise ConfigError(f"{self.path}: [[servers]] entry {i + 1} needs a name")
             role = raw.get("role", "mixed")
             if role not in SERVER_ROLES:
-                raise ConfigError(
-                    f"{self.path}: server {raw['name']!r}: role must be one of {', '.join(SERVER_ROLES)}"
-                )
+                roles = ", ".join(SERVER_ROLES)
+                name = raw["name"]
+                raise ConfigError(f"{self.path}: server {name!r}: role must be one of {roles}")
             out.append(ServerConfig(str(raw["name"]), str(raw.get("address", raw["name"])), role))
         return out
 

@@ -115,4 +115,4 @@ class Event:
 
     @property
     def is_postfix(self) -> bool:
-        return self.kind not in ("foreign", "malformed")
+        return self.kind not in ("foreign", "malformed", "amavis")

@@ -1,0 +1,829 @@
+"""Correlate parsed events into e-mails, streaming.
+
+The correlator reads events in log order and keeps only what is still open: SMTP
+sessions, queue files (transactions) that have not ended, and e-mails whose last
+transaction ended less than ``linger`` seconds ago (a requeue or a late hop can still
+join them). Memory therefore grows with the number of open transactions, not with the
+length of the log, and finished e-mails come out of :meth:`Correlator.drain` as soon as
+they are complete — the same object serves ``elsectl parse``, ``elsectl import`` and the
+live ingest worker, which pickles it as its checkpoint.
+
+Transactions are keyed by host and queue ID, and a queue ID seen again after its file
+ended starts a new transaction, because short queue IDs are reused. Transactions join
+into one e-mail through the explicit links Postfix and amavis log (``orig_queue_id=``,
+``queued as``, ``queued_as:``, ``forwarded as``, ``notification: NEWQID``, pickup
+``orig_id=``) and, failing those, through the same Message-ID and sender while the
+other e-mail is still open.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from else_core.model import Attempt, Email, Recipient, Reject, Transaction
+from else_core.records import Event
+
+# Whole-message decisions: after these the queue file is gone without a "removed".
+_MESSAGE_STAGES = frozenset(("END-OF-MESSAGE", "DATA", "header", "body", "BDAT"))
+_REJECT_ACTIONS = frozenset(("reject", "milter-reject", "proxy-reject"))
+# Actions worth a standalone reject record (the NOQUEUE list of the WUI).
+_REJECT_RECORD_ACTIONS = frozenset(
+    (
+        "reject",
+        "reject_warning",
+        "defer",
+        "defer_if_permit",
+        "defer_if_reject",
+        "milter-reject",
+        "proxy-reject",
+    )
+)
+_LOCAL_IPS = frozenset(("127.0.0.1", "::1", "localhost"))
+
+
+def email_id(host: str, queue_id: str, first_seen: datetime | None) -> str:
+    """A stable, URL-safe id for an e-mail: its first transaction's identity."""
+    stamp = first_seen.isoformat() if first_seen else ""
+    return hashlib.blake2b(f"{host}|{queue_id}|{stamp}".encode(), digest_size=8).hexdigest()
+
+
+@dataclass(slots=True)
+class _Session:
+    client_host: str
+    client_ip: str
+    tls: str | None = None
+    helo: str | None = None
+    qids: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Group:
+    """An e-mail under construction."""
+
+    txs: list[Transaction]
+    links: dict[tuple[str, str], tuple[str, str, str]] = field(default_factory=dict)
+    # child (host, qid) -> (parent host, parent qid, kind of hop)
+    completed_at: datetime | None = None
+    emitted: bool = False
+    dirty: bool = True
+    absorbed: list[str] = field(default_factory=list)
+
+    @property
+    def root(self) -> Transaction:
+        return min(self.txs, key=lambda t: (t.first_seen is None, t.first_seen or 0, t.queue_id))
+
+    @property
+    def id(self) -> str:
+        root = self.root
+        return email_id(root.host, root.queue_id, root.first_seen)
+
+
+class Correlator:
+    """Streaming correlator; see the module docstring. Picklable as a whole."""
+
+    def __init__(self, linger: float = 60.0, stale_after: float = 10 * 86400.0) -> None:
+        self.linger = timedelta(seconds=linger)
+        self.stale_after = timedelta(seconds=stale_after)
+        self.clock: datetime | None = None
+        self._sessions: dict[tuple[str, str, int | None], _Session] = {}
+        self._open: dict[tuple[str, str], Transaction] = {}
+        # every transaction of a not-yet-emitted e-mail, open or closed, by (host, qid)
+        self._known: dict[tuple[str, str], Transaction] = {}
+        self._group: dict[int, _Group] = {}  # id(Transaction) -> group
+        self._by_qid: dict[str, list[tuple[str, str]]] = {}  # queue id -> keys (cross-host links)
+        self._by_msgid: dict[str, _Group] = {}
+        self._expect: dict[str, tuple[str, str, str, str | None]] = {}
+        # child qid -> (parent host, parent qid, kind, expected child host or None)
+        self._done: deque[tuple[datetime, _Group]] = deque()
+        self._out: list[Email | Reject] = []
+        self._next_sweep: datetime | None = None
+
+    # -- public API ------------------------------------------------------------------------
+
+    def feed(self, ev: Event) -> None:
+        ts = ev.line.ts
+        if ts is not None and (self.clock is None or ts > self.clock):
+            self.clock = ts
+            if self._done and self._done[0][0] + self.linger <= ts:
+                self._emit_due()
+            if self._next_sweep is None or ts >= self._next_sweep:
+                self._sweep_stale()
+                self._next_sweep = ts + timedelta(hours=1)
+        handler = _HANDLERS.get(ev.kind)
+        if handler is not None:
+            handler(self, ev)
+
+    def drain(self) -> list[Email | Reject]:
+        out, self._out = self._out, []
+        return out
+
+    def open_snapshots(self) -> list[Email]:
+        """Provisional views of open e-mails that changed since the last call."""
+        seen: set[int] = set()
+        out = []
+        for tx in self._known.values():
+            group = self._group.get(id(tx))
+            if group is None or id(group) in seen or group.emitted:
+                continue
+            seen.add(id(group))
+            if group.dirty:
+                group.dirty = False
+                out.append(self._build(group, complete=False))
+        return out
+
+    def finish(self) -> list[Email | Reject]:
+        """End of input: emit every e-mail, open ones with their provisional statuses."""
+        groups: list[_Group] = []
+        seen: set[int] = set()
+        for tx in self._known.values():
+            group = self._group.get(id(tx))
+            if group is not None and id(group) not in seen and not group.emitted:
+                seen.add(id(group))
+                groups.append(group)
+        groups.sort(key=lambda g: (g.root.first_seen is None, g.root.first_seen or 0))
+        for group in groups:
+            self._emit(group)
+        self._done.clear()
+        return self.drain()
+
+    @property
+    def open_transactions(self) -> int:
+        return len(self._open)
+
+    # -- bookkeeping --------------------------------------------------------------------------
+
+    def _tx(self, ev: Event, create: bool = True) -> Transaction | None:
+        """The open transaction of ``ev``'s queue ID on its host, created on first sight."""
+        key = (ev.line.host, ev.qid or "")
+        tx = self._open.get(key)
+        if tx is None:
+            if not create:
+                return None
+            tx = Transaction(
+                host=key[0], queue_id=key[1], first_seen=ev.line.ts, program=ev.line.instance
+            )
+            self._open[key] = tx
+            old = self._known.get(key)
+            if old is not None:  # the queue ID was reused: the old one is finished
+                self._forget_key(key, old)
+            self._known[key] = tx
+            self._by_qid.setdefault(key[1], []).append(key)
+            group = _Group([tx])
+            self._group[id(tx)] = group
+            self._adopt_expected(tx)
+        tx.last_seen = ev.line.ts or tx.last_seen
+        tx.seqs.append(ev.line.seq)
+        group = self._group[id(tx)]
+        group.dirty = True
+        if group.completed_at is not None:
+            group.completed_at = None
+        return tx
+
+    def _forget_key(self, key: tuple[str, str], tx: Transaction) -> None:
+        keys = self._by_qid.get(key[1])
+        if keys is not None:
+            with contextlib.suppress(ValueError):
+                keys.remove(key)
+            if not keys:
+                del self._by_qid[key[1]]
+        if self._known.get(key) is tx:
+            del self._known[key]
+
+    def _find(self, host: str | None, qid: str) -> Transaction | None:
+        if host is not None:
+            return self._known.get((host, qid))
+        keys = self._by_qid.get(qid)
+        if keys and len(keys) == 1:
+            return self._known.get(keys[0])
+        return None
+
+    def _link(self, parent: Transaction, child: Transaction, kind: str) -> None:
+        """Record that ``child`` carries on ``parent``'s message, and merge their e-mails."""
+        if child is parent:
+            return
+        if child.parent is None:
+            child.parent = parent.queue_id
+            child.parent_host = parent.host if parent.host != child.host else None
+            child.origin = kind
+        a = self._group[id(parent)]
+        b = self._group[id(child)]
+        a.links[(child.host, child.queue_id)] = (parent.host, parent.queue_id, kind)
+        if a is not b:
+            self._merge(a, b)
+
+    def _merge(self, a: _Group, b: _Group) -> None:
+        if b.emitted and not a.emitted:
+            a, b = b, a
+        if a.emitted:
+            return  # too late: the other one already went out; keep them apart
+        keep, gone = a, b
+        ra, rb = a.root, b.root
+        if rb.first_seen is not None and (ra.first_seen is None or rb.first_seen < ra.first_seen):
+            keep, gone = b, a
+        gone_id = gone.id
+        keep.absorbed.append(gone_id)
+        keep.absorbed.extend(gone.absorbed)
+        keep.links.update(gone.links)
+        for tx in gone.txs:
+            keep.txs.append(tx)
+            self._group[id(tx)] = keep
+        for mid, g in list(self._by_msgid.items()):
+            if g is gone:
+                self._by_msgid[mid] = keep
+        gone.txs = []
+        gone.emitted = True  # a husk: never emitted itself
+        keep.dirty = True
+        keep.completed_at = None
+        self._check_complete(keep)
+
+    def _adopt_expected(self, tx: Transaction) -> None:
+        exp = self._expect.get(tx.queue_id)
+        if exp is None:
+            return
+        phost, pqid, kind, chost = exp
+        if chost is not None and chost != tx.host:
+            return
+        parent = self._known.get((phost, pqid))
+        del self._expect[tx.queue_id]
+        if parent is not None and self._group.get(id(parent)) is not None:
+            self._link(parent, tx, kind)
+
+    def _close(self, tx: Transaction, state: str) -> None:
+        if tx.state == "open":
+            tx.state = state
+            self._open.pop((tx.host, tx.queue_id), None)
+        group = self._group.get(id(tx))
+        if group is not None:
+            group.dirty = True
+            self._check_complete(group)
+
+    def _check_complete(self, group: _Group) -> None:
+        if group.emitted or group.completed_at is not None:
+            return
+        if all(t.state != "open" for t in group.txs):
+            group.completed_at = self.clock
+            self._done.append((self.clock or datetime.min, group))
+
+    def _emit_due(self) -> None:
+        clock = self.clock
+        assert clock is not None
+        while self._done and self._done[0][0] + self.linger <= clock:
+            done_at, group = self._done.popleft()
+            if group.emitted or group.completed_at is None or group.completed_at != done_at:
+                continue  # reopened or merged since
+            self._emit(group)
+
+    def _emit(self, group: _Group) -> None:
+        if group.emitted:
+            return
+        complete = all(t.state != "open" for t in group.txs)
+        self._out.append(self._build(group, complete))
+        group.emitted = True
+        for tx in group.txs:
+            key = (tx.host, tx.queue_id)
+            if self._known.get(key) is tx:
+                self._forget_key(key, tx)
+            if self._open.get(key) is tx:
+                del self._open[key]
+            self._group.pop(id(tx), None)
+            if tx.message_id:
+                g = self._by_msgid.get(tx.message_id)
+                if g is group:
+                    del self._by_msgid[tx.message_id]
+
+    def _sweep_stale(self) -> None:
+        """Close transactions silent for longer than any queue lifetime (lost "removed" lines)."""
+        clock = self.clock
+        if clock is None:
+            return
+        limit = clock - self.stale_after
+        for tx in [
+            t for t in self._open.values() if t.last_seen is not None and t.last_seen < limit
+        ]:
+            self._close(tx, "lost")
+        for key, sess in list(self._sessions.items()):
+            if not sess.qids and len(self._sessions) > 10000:
+                del self._sessions[key]
+        if len(self._expect) > 100000:
+            self._expect.clear()
+
+    # -- events -------------------------------------------------------------------------------
+
+    def _on_connect(self, ev: Event) -> None:
+        line = ev.line
+        self._sessions[(line.host, line.program, line.pid)] = _Session(
+            ev.f.get("client_host", ""), ev.f.get("client_ip", "")
+        )
+
+    def _on_disconnect(self, ev: Event) -> None:
+        line = ev.line
+        sess = self._sessions.pop((line.host, line.program, line.pid), None)
+        if sess is None:
+            return
+        for qid in sess.qids:
+            tx = self._open.get((line.host, qid))
+            # A queue file that never got past smtpd: the client gave up or every recipient
+            # was refused. Postfix logs nothing more about it, so it ends here.
+            if tx is not None and tx.message_id is None and tx.size is None and tx.sender is None:
+                if tx.rejects:
+                    self._close(tx, "rejected")
+                else:
+                    self._abandon(tx)
+
+    def _abandon(self, tx: Transaction) -> None:
+        key = (tx.host, tx.queue_id)
+        self._open.pop(key, None)
+        self._forget_key(key, tx)
+        group = self._group.pop(id(tx), None)
+        if group is not None and group.txs == [tx]:
+            group.emitted = True
+        elif group is not None:
+            group.txs.remove(tx)
+            self._check_complete(group)
+
+    def _on_tls(self, ev: Event) -> None:
+        if ev.f.get("direction") != "in":
+            return
+        line = ev.line
+        sess = self._sessions.get((line.host, line.program, line.pid))
+        if sess is not None:
+            sess.tls = f"{ev.f.get('protocol')} {ev.f.get('cipher')}"
+
+    def _on_client(self, ev: Event) -> None:
+        tx = self._tx(ev)
+        assert tx is not None
+        f = ev.f
+        tx.client = f.get("client_host")
+        tx.client_ip = f.get("client_ip")
+        tx.sasl_username = f.get("sasl_username") or tx.sasl_username
+        if tx.origin == "unknown":
+            tx.origin = "smtpd"
+        line = ev.line
+        sess = self._sessions.get((line.host, line.program, line.pid))
+        if sess is not None:
+            sess.qids.append(tx.queue_id)
+            tx.tls = sess.tls
+            tx.helo = sess.helo or tx.helo
+        orig = f.get("orig_queue_id")
+        if orig:
+            tx.orig_client = f.get("orig_client")
+            parent = self._known.get((line.host, orig))
+            if parent is not None:
+                self._link(parent, tx, "filter")
+            else:
+                tx.origin = "filter"
+                tx.parent = orig
+
+    def _on_pickup(self, ev: Event) -> None:
+        tx = self._tx(ev)
+        assert tx is not None
+        tx.uid = ev.f.get("uid")
+        tx.sender = ev.f.get("sender", tx.sender)
+        if tx.origin == "unknown":
+            tx.origin = "pickup"
+        orig = ev.f.get("orig_id")
+        if orig:
+            parent = self._known.get((ev.line.host, orig))
+            if parent is not None:
+                self._link(parent, tx, "requeue")
+            else:
+                tx.origin = "requeue"
+                tx.parent = orig
+
+    def _on_message_id(self, ev: Event) -> None:
+        tx = self._tx(ev)
+        assert tx is not None
+        mid = ev.f.get("message_id") or ""
+        tx.message_id = mid
+        self._join_by_msgid(tx)
+
+    def _join_by_msgid(self, tx: Transaction) -> None:
+        mid = tx.message_id
+        if not mid:
+            return
+        group = self._group[id(tx)]
+        other = self._by_msgid.get(mid)
+        if other is None or other.emitted:
+            self._by_msgid[mid] = group
+            return
+        if other is group:
+            return
+        # The same Message-ID is the same e-mail only when the envelope sender agrees too
+        # (some senders reuse one Message-ID for everything).
+        senders = {t.sender for t in other.txs if t.sender is not None}
+        if tx.sender is None or not senders or tx.sender in senders:
+            self._merge(other, group)
+
+    def _on_qmgr_from(self, ev: Event) -> None:
+        tx = self._tx(ev)
+        assert tx is not None
+        f = ev.f
+        first = tx.sender is None
+        tx.sender = f["sender"]
+        tx.size = f["size"]
+        tx.nrcpt = f["nrcpt"]
+        if first and tx.message_id:
+            self._join_by_msgid(tx)
+
+    def _on_delivery(self, ev: Event) -> None:
+        tx = self._tx(ev)
+        assert tx is not None
+        f = ev.f
+        status = f["status"]
+        at = Attempt(
+            at=ev.line.ts,
+            host=tx.host,
+            queue_id=tx.queue_id,
+            to=f["to"],
+            status=status,
+            relay=f.get("relay"),
+            orig_to=f.get("orig_to"),
+            dsn=f.get("dsn"),
+            response=f.get("response"),
+            delay=f.get("delay"),
+            delays=f.get("delays"),
+            conn_use=f.get("conn_use"),
+            daemon=ev.daemon,
+            seq=ev.line.seq,
+        )
+        for prev in tx.attempts[-4:]:  # RELP may deliver a line twice
+            if (prev.at, prev.to, prev.status, prev.response, prev.delays) == (
+                at.at,
+                at.to,
+                at.status,
+                at.response,
+                at.delays,
+            ):
+                tx.seqs.pop()
+                return
+        tx.attempts.append(at)
+        if status == "expired":
+            tx.expired = True
+        child_qid = f.get("forwarded_as")
+        if child_qid:
+            child = self._known.get((tx.host, child_qid))
+            if child is not None:
+                self._link(tx, child, "forward")
+            else:
+                self._expect[child_qid] = (tx.host, tx.queue_id, "forward", tx.host)
+            return
+        child_qid = f.get("queued_as")
+        if child_qid:
+            local = f.get("relay_ip") in _LOCAL_IPS or f.get("relay_host") in (tx.host, "localhost")
+            if local:
+                child = self._known.get((tx.host, child_qid))
+                kind, chost = "filter", tx.host
+            else:
+                child = self._find(None, child_qid) if len(child_qid) >= 12 else None
+                if child is not None and child.host == tx.host:
+                    child = None
+                kind, chost = "relay", None
+            if child is not None:
+                self._link(tx, child, kind)
+            else:
+                self._expect[child_qid] = (tx.host, tx.queue_id, kind, chost)
+
+    def _on_expired(self, ev: Event) -> None:
+        tx = self._tx(ev)
+        assert tx is not None
+        tx.expired = True
+        tx.sender = ev.f.get("sender", tx.sender)
+
+    def _on_removed(self, ev: Event) -> None:
+        tx = self._tx(ev, create=False)
+        if tx is None:
+            return  # "removed" of a file whose life we never saw: nothing to tell
+        self._close(tx, "removed")
+
+    def _on_bounce(self, ev: Event) -> None:
+        tx = self._tx(ev)
+        assert tx is not None
+        new_qid = ev.f["new_qid"]
+        tx.notifications.append({"notify": ev.f["notify"], "to": ev.f["to"], "queue_id": new_qid})
+        child = self._known.get((tx.host, new_qid))
+        if child is not None:
+            self._link(tx, child, "bounce")
+        else:
+            self._expect[new_qid] = (tx.host, tx.queue_id, "bounce", tx.host)
+
+    def _on_postsuper(self, ev: Event) -> None:
+        op = ev.f.get("op")
+        tx = self._tx(ev, create=op != "removed")
+        if tx is None:
+            return
+        tx.actions.append(
+            {"at": ev.line.ts.isoformat() if ev.line.ts else None, "action": f"postsuper {op}"}
+        )
+        if op == "hold":
+            tx.held = True
+        elif op == "released":
+            tx.held = False
+        elif op == "removed":
+            self._close(tx, "deleted")
+        elif op == "requeued":
+            self._close(tx, "requeued")
+
+    def _on_action(self, ev: Event) -> None:
+        f = ev.f
+        action = f.get("action", "")
+        line = ev.line
+        if ev.daemon in ("smtpd", "postscreen"):
+            sess = self._sessions.get((line.host, line.program, line.pid))
+            if sess is not None and f.get("helo"):
+                sess.helo = f["helo"]
+        reject = None
+        if action in _REJECT_RECORD_ACTIONS:
+            reject = Reject(
+                at=line.ts,
+                host=line.host,
+                queue_id=ev.qid,
+                stage=f.get("stage"),
+                action=action,
+                code=f.get("code"),
+                dsn=f.get("dsn"),
+                reason=f.get("reason"),
+                client=f.get("client_host"),
+                client_ip=f.get("client_ip"),
+                sender=f.get("sender"),
+                recipient=f.get("recipient"),
+                helo=f.get("helo"),
+                proto=f.get("proto"),
+                daemon=ev.daemon,
+                seq=line.seq,
+            )
+        if ev.qid is None:
+            if reject is not None:
+                self._out.append(reject)
+            return
+        tx = self._tx(ev)
+        assert tx is not None
+        if f.get("helo") and not tx.helo:
+            tx.helo = f["helo"]
+        if tx.sender is None and f.get("sender") is not None:
+            tx.sender = f["sender"]
+        if tx.client is None and f.get("client_host"):
+            tx.client, tx.client_ip = f.get("client_host"), f.get("client_ip")
+        if reject is not None:
+            tx.rejects.append(reject)
+            if action in _REJECT_ACTIONS and f.get("stage") in _MESSAGE_STAGES:
+                self._close(tx, "rejected")
+            return
+        note = {
+            k: f.get(k) for k in ("action", "stage", "detail", "reason", "recipient") if f.get(k)
+        }
+        note["at"] = line.ts.isoformat() if line.ts else None
+        tx.actions.append(note)
+        if action in ("hold", "milter-hold"):
+            tx.held = True
+        elif action in ("discard", "milter-discard"):
+            tx.discarded = True
+
+    def _on_amavis(self, ev: Event) -> None:
+        old = ev.qid
+        if not old:
+            return
+        parent = self._known.get((ev.line.host, old))
+        if parent is None:
+            return
+        parent.actions.append(
+            {
+                "action": f"amavis {ev.f.get('result')} {ev.f.get('category')}",
+                "at": ev.line.ts.isoformat() if ev.line.ts else None,
+            }
+        )
+        parent.seqs.append(ev.line.seq)
+        for new in ev.f.get("queued_as") or ():
+            child = self._known.get((ev.line.host, new))
+            if child is not None:
+                self._link(parent, child, "filter")
+            else:
+                self._expect[new] = (parent.host, parent.queue_id, "filter", parent.host)
+
+    # -- building the e-mail --------------------------------------------------------------------
+
+    def _build(self, group: _Group, complete: bool) -> Email:
+        txs = sorted(group.txs, key=lambda t: (t.first_seen is None, t.first_seen or 0, t.queue_id))
+        children: dict[tuple[str, str], list[tuple[Transaction, str]]] = {}
+        by_key = {(t.host, t.queue_id): t for t in txs}
+        for t in txs:
+            link = group.links.get((t.host, t.queue_id))
+            if link is not None and (link[0], link[1]) in by_key:
+                children.setdefault((link[0], link[1]), []).append((t, link[2]))
+        roots = [
+            t
+            for t in txs
+            if (group.links.get((t.host, t.queue_id)) or ("", "", ""))[:2] not in by_key
+        ]
+        if not roots:
+            roots = txs[:1]
+        recipients: list[Recipient] = []
+        for root in roots:
+            if root.origin == "bounce" and len(roots) > 1:
+                continue  # a notification without its original in view is still shown
+            for addr in _addresses(root):
+                recipients.extend(_resolve(root, addr, None, children, complete, 0))
+        root = roots[0]
+        statuses = {r.status for r in recipients}
+        if len(statuses) == 1:
+            summary = statuses.pop()
+        elif statuses:
+            summary = "mixed"
+        else:
+            summary = _tx_status(root, complete)
+        rejects = [r for t in txs for r in t.rejects]
+        first = min((t.first_seen for t in txs if t.first_seen), default=None)
+        last = max((t.last_seen for t in txs if t.last_seen), default=None)
+        message_id = next((t.message_id for t in [root, *txs] if t.message_id), None)
+        return Email(
+            id=email_id(root.host, root.queue_id, root.first_seen),
+            message_id=message_id,
+            host=root.host,
+            sender=next((t.sender for t in [root, *txs] if t.sender is not None), None),
+            size=next((t.size for t in [root, *txs] if t.size is not None), None),
+            client=root.client,
+            client_ip=root.client_ip,
+            helo=root.helo,
+            sasl_username=root.sasl_username,
+            first_seen=first,
+            last_seen=last,
+            status=summary,
+            complete=complete,
+            transactions=txs,
+            recipients=recipients,
+            rejects=rejects,
+            merged_ids=list(dict.fromkeys(group.absorbed)),
+        )
+
+    # dispatch table filled below
+
+
+def _addresses(tx: Transaction) -> list[str]:
+    """The recipients a transaction was addressed to, in the order they showed up."""
+    seen: dict[str, None] = {}
+    for a in tx.attempts:
+        seen.setdefault(a.to, None)
+    for r in tx.rejects:
+        if r.recipient and r.stage not in _MESSAGE_STAGES:
+            seen.setdefault(r.recipient, None)
+    for note in tx.actions:
+        rcpt = note.get("recipient")
+        if rcpt and note.get("action") in ("hold", "discard", "milter-hold", "milter-discard"):
+            seen.setdefault(rcpt, None)
+    if not seen:
+        for r in tx.rejects:
+            if r.recipient:
+                seen.setdefault(r.recipient, None)
+    return list(seen)
+
+
+def _tx_status(tx: Transaction, complete: bool) -> str:
+    """What happened to a recipient of ``tx`` that has no final delivery line."""
+    if tx.discarded:
+        return "discarded"
+    if tx.state == "rejected":
+        return "rejected"
+    if tx.state == "deleted":
+        return "deleted"
+    if tx.expired:
+        return "expired"
+    if tx.held:
+        return "held"
+    return "queued"
+
+
+_MAX_DEPTH = 16
+
+
+def _resolve(
+    tx: Transaction,
+    addr: str,
+    orig: str | None,
+    children: dict[tuple[str, str], list[tuple[Transaction, str]]],
+    complete: bool,
+    depth: int,
+    prior_attempts: int = 0,
+) -> list[Recipient]:
+    """Final status of ``addr`` in ``tx``, following hops to the end of the chain."""
+    attempts = [a for a in tx.attempts if a.to == addr]
+    kids = children.get((tx.host, tx.queue_id), [])
+    count = prior_attempts + len(attempts)
+    if not attempts:
+        status = _tx_status(tx, complete)
+        rej = next(
+            (r for r in tx.rejects if r.recipient == addr or r.stage in _MESSAGE_STAGES), None
+        )
+        if rej is not None and rej.action in _REJECT_ACTIONS:
+            status = "rejected"
+        if status == "queued" and tx.state == "requeued" and depth < _MAX_DEPTH:
+            for kid, kind in kids:
+                if kind == "requeue":
+                    return _resolve(kid, addr, orig, children, complete, depth + 1, count)
+        return [
+            Recipient(
+                address=addr,
+                orig_address=orig,
+                status=status,
+                host=tx.host,
+                queue_id=tx.queue_id,
+                attempts=count,
+                dsn=rej.dsn if rej else None,
+                response=(
+                    f"{rej.code or ''} {rej.dsn or ''} {rej.reason or ''}".strip() if rej else None
+                ),
+                at=rej.at if rej else tx.last_seen,
+            )
+        ]
+    last = attempts[-1]
+    status = last.status
+    orig_address = (
+        orig
+        if orig is not None
+        else (last.orig_to if last.orig_to and last.orig_to != addr else None)
+    )
+    if status == "sent" and depth < _MAX_DEPTH:
+        for kid, kind in kids:
+            if kind == "forward" and last.response and kid.queue_id in last.response:
+                targets = _addresses(kid) or [addr]
+                out: list[Recipient] = []
+                for target in targets:
+                    out.extend(
+                        _resolve(
+                            kid, target, orig_address or addr, children, complete, depth + 1, count
+                        )
+                    )
+                return out
+            if kind in ("filter", "relay") and last.response and kid.queue_id in last.response:
+                match = addr
+                if not any(a.to == addr for a in kid.attempts):
+                    alt = next((a.to for a in kid.attempts if a.orig_to == addr), None)
+                    if alt is not None:
+                        match = alt
+                sub = _resolve(kid, match, orig_address, children, complete, depth + 1, count)
+                for r in sub:
+                    if r.status == "queued" and not kid.attempts and kind == "relay":
+                        r.status = "delivered"  # handed on; the next hop has not logged yet
+                return sub
+    final = _final_status(last, tx, complete)
+    return [
+        Recipient(
+            address=addr,
+            orig_address=orig_address,
+            status=final,
+            relay=last.relay,
+            dsn=last.dsn,
+            response=last.response,
+            attempts=count,
+            at=last.at,
+            host=tx.host,
+            queue_id=tx.queue_id,
+            delay=last.delay,
+        )
+    ]
+
+
+def _final_status(last: Attempt, tx: Transaction, complete: bool) -> str:
+    status = last.status
+    if status in {"sent", "deliverable"}:
+        if last.daemon == "discard" or (last.response and "discarded" in last.response.lower()):
+            return "discarded"
+        return "delivered"
+    if status in {"bounced", "undeliverable"}:
+        return "bounced"
+    if status == "expired":
+        return "expired"
+    # deferred: what became of it afterwards?
+    if tx.expired:
+        return "expired"
+    if tx.state == "deleted":
+        return "deleted"
+    if tx.held:
+        return "held"
+    return "deferred"
+
+
+def _handlers() -> dict[str, Any]:
+    c = Correlator
+    return {
+        "connect": c._on_connect,
+        "disconnect": c._on_disconnect,
+        "tls": c._on_tls,
+        "client": c._on_client,
+        "pickup": c._on_pickup,
+        "message_id": c._on_message_id,
+        "qmgr_from": c._on_qmgr_from,
+        "delivery": c._on_delivery,
+        "expired": c._on_expired,
+        "removed": c._on_removed,
+        "bounce": c._on_bounce,
+        "postsuper": c._on_postsuper,
+        "action": c._on_action,
+        "amavis": c._on_amavis,
+    }
+
+
+_HANDLERS = _handlers()

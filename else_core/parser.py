@@ -1,0 +1,841 @@
+"""Understand the message of one Postfix (or amavis) log line.
+
+:func:`parse` turns a :class:`~else_core.records.LogLine` into an
+:class:`~else_core.records.Event` whose kind and fields are documented in
+:mod:`else_core.records`. It dispatches on the daemon name (the last component of
+``postfix-in/submission/smtpd``) so that each line meets only the few patterns its
+daemon can write; cheap ``startswith`` tests come before regular expressions because
+this function runs once per line of logs that have millions of them.
+
+Nothing here raises on odd input: a line that fits no pattern becomes ``other`` (a
+Postfix line we do not know) or ``foreign`` (another program), and is kept.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Callable
+from typing import Any
+
+from else_core.records import Event, LogLine
+
+# Short IDs: hex (time in µs + inode). Long IDs (enable_long_queue_ids): a vowel-free
+# alphabet, >= 10 characters. "NOQUEUE" stands where no queue file exists yet.
+_QID = r"(?:[0-9A-F]{6,}|[0-9BCDFGHJKLMNPQRSTVWXYZbcdfghjklmnpqrstvwxyz]{10,})"
+QID_RE = re.compile(_QID + r"\Z")
+_QID_PREFIX = re.compile(r"(" + _QID + r"|NOQUEUE): ")
+
+POSTFIX_DAEMONS = frozenset(
+    [
+        "anvil",
+        "bounce",
+        "cleanup",
+        "defer",
+        "discard",
+        "dnsblog",
+        "error",
+        "flush",
+        "lmtp",
+        "local",
+        "master",
+        "nqmgr",
+        "oqmgr",
+        "pickup",
+        "pipe",
+        "postalias",
+        "postcat",
+        "postconf",
+        "postdrop",
+        "postfix",
+        "postfix-script",
+        "postkick",
+        "postlock",
+        "postlog",
+        "postlogd",
+        "postmap",
+        "postmulti",
+        "postqueue",
+        "postscreen",
+        "postsuper",
+        "proxymap",
+        "qmgr",
+        "qmqpd",
+        "retry",
+        "scache",
+        "sendmail",
+        "showq",
+        "smtp",
+        "smtpd",
+        "spawn",
+        "tlsmgr",
+        "tlsproxy",
+        "trace",
+        "trivial-rewrite",
+        "verify",
+        "virtual",
+    ]
+)
+AMAVIS_PROGRAMS = frozenset(("amavis", "amavisd", "amavisd-new"))
+
+_CLIENT = re.compile(r"([^\s\[\]]*)\[([^\]]*)\](?::(\d+))?")
+_CONNECT = re.compile(r"connect from ([^\s\[\]]*)\[([^\]]*)\](?::(\d+))?")
+_COUNTER = re.compile(r"(\w+)=(\d+)(?:/(\d+))?")
+_CONN_ERROR = re.compile(
+    r"(lost connection|timeout|too many errors|improper command pipelining) after (\S+)"
+    r"(?: \(\d+ bytes\))? from ([^\s\[\]]*)\[([^\]]*)\](?::\d+)?"
+)
+_ACTION = re.compile(
+    r"([a-z_]+(?:-[a-z_]+)*): ([A-Z][A-Z-]*|header|body) "
+    r"from ([^\s\[\]]*)\[([^\]]*)\](?::(\d+))?: ?(.*)",
+    re.S,
+)
+_PROXY = re.compile(r"(proxy-accept|proxy-reject): (\S+): ?(.*)", re.S)
+_CODE = re.compile(r"(\d{3})(?:[ -](\d\.\d{1,3}\.\d{1,3}))? ?")
+_DSN_ONLY = re.compile(r"(\d\.\d{1,3}\.\d{1,3}) ")
+_TAIL = re.compile(
+    r"from=<(?P<from>.*?)>,? to=<(?P<to>.*?)>(?:,? proto=(?P<proto>[^\s,]*))?"
+    r"(?:,? helo=<(?P<helo>.*?)>)?(?:: (?P<detail>.*))?\Z",
+    re.S,
+)
+_TAIL_NO_TO = re.compile(
+    r"(?:from=<(?P<from>.*?)>,? )?proto=(?P<proto>[^\s,]*)(?:,? helo=<(?P<helo>.*?)>)?\Z"
+)
+_CHECK = re.compile(
+    r"(reject|warning|hold|discard|redirect|replace|prepend|filter|info|bcc|strip|dunno|ignore|"
+    r"reject_warning|defer): (header|body) (.*?) "
+    r"from ([^\s\[\];]*)(?:\[([^\]]*)\](?::\d+)?)?; (.*)",
+    re.S,
+)
+_TLS = re.compile(
+    r"(\w+) TLS connection established (from|to) ([^\s\[\]]*)\[([^\]]*)\](?::\d+)?: "
+    r"(\S+) with cipher (\S+)"
+)
+_SASL_FAIL = re.compile(
+    r"([^\s\[\]]*)\[([^\]]*)\](?::\d+)?: SASL (\S+) authentication failed: ?"
+    r"(.*?)(?:, sasl_username=(.*))?\Z",
+    re.S,
+)
+_DELIVERY = re.compile(
+    r"to=<(?P<to>.*?)>, (?:orig_to=<(?P<orig>.*?)>, )?relay=(?P<relay>.*?), "
+    r"(?:conn_use=(?P<cu>\d+), )?delay=(?P<delay>[\d.]+), delays=(?P<delays>[\d./]+), "
+    r"dsn=(?P<dsn>[\d.]+), status=(?P<status>[\w-]+)(?: \((?P<resp>.*?)\)?)?\Z",
+    re.S,
+)
+# Some delivery lines (qmgr, very old Postfix) lack delays=/dsn=.
+_DELIVERY_LOOSE = re.compile(
+    r"to=<(?P<to>.*?)>, (?:orig_to=<(?P<orig>.*?)>, )?relay=(?P<relay>[^,]*),"
+    r".*?status=(?P<status>[\w-]+)"
+    r"(?: \((?P<resp>.*)\))?\Z",
+    re.S,
+)
+_RELAY = re.compile(r"(.*?)\[([^\]]*)\](?::(\d+))?\Z")
+_QUEUED_AS = re.compile(r"queued as ([0-9A-Za-z]{5,})")
+_FORWARDED_AS = re.compile(r"forwarded as ([0-9A-Za-z]{5,})")
+_QMGR_FROM = re.compile(r"from=<(.*)>, size=(\d+), nrcpt=(\d+)")
+_QMGR_EXPIRED = re.compile(r"from=<(.*)>, status=(?:force-)?expired, returned to sender")
+_PICKUP = re.compile(r"uid=(\d+) from=<(.*?)>(?: orig_id=(\S+))?\Z")
+_BOUNCE = re.compile(
+    r"(sender|postmaster) (non-delivery|delivery status|delay|success) notification: (\S+)"
+)
+_PS_ADDR = re.compile(r"\[([^\]]*)\]:(\d+)")
+_PS_EVENT = re.compile(
+    r"(PREGREET|HANGUP|DNSBL rank|COMMAND PIPELINING|COMMAND TIME LIMIT|COMMAND COUNT LIMIT|"
+    r"COMMAND LENGTH LIMIT|BARE NEWLINE|NON-SMTP COMMAND|WHITELISTED|ALLOWLISTED|BLACKLISTED|"
+    r"DENYLISTED|WHITELIST VETO|ALLOWLIST VETO|BDAT|NOQUEUE)\b ?(.*)",
+    re.S,
+)
+_DNSBLOG = re.compile(r"addr (\S+) listed by domain (\S+) as (\S+)")
+_ANVIL = re.compile(r"statistics: max (.+?) (\d+(?:/\d+s)?)(?: for \((.*?)\))? at ")
+_SMTP_PEER = re.compile(r"([^\s\[\]]*)\[([^\]]*)\]")
+_POSTSUPER_SUMMARY = re.compile(
+    r"(Deleted|Requeued|Placed on hold|Released from hold): (\d+) messages?"
+)
+_AMAVIS = re.compile(
+    r"\([\w-]+\) (?P<result>Passed|Blocked|Not-Delivered) (?P<cat>[A-Z-]+(?: [A-Z-]+)?)"
+    r"(?: \{[^}]*\})?,(?P<rest>.*)",
+    re.S,
+)
+_AMAVIS_ADDRS = re.compile(r"<([^>]*)> -> ((?:<[^>]*>,?)+)")
+_LEVELS = ("warning", "error", "fatal", "panic")
+
+
+def _kv_list(text: str) -> dict[str, str]:
+    """``a=1, b=<x>, c=y`` -> dict; values keep what is inside <...>."""
+    out: dict[str, str] = {}
+    for part in text.split(", "):
+        key, sep, value = part.partition("=")
+        if sep:
+            if value.startswith("<") and value.endswith(">"):
+                value = value[1:-1]
+            out[key.strip()] = value
+    return out
+
+
+def _code_dsn_reason(text: str, f: dict[str, Any]) -> None:
+    """Split ``554 5.7.1 <x>: Relay access denied`` into code, dsn and reason."""
+    m = _CODE.match(text)
+    if m is not None:
+        f["code"] = m.group(1)
+        if m.group(2):
+            f["dsn"] = m.group(2)
+        text = text[m.end() :]
+    else:
+        m = _DSN_ONLY.match(text)
+        if m is not None:
+            f["dsn"] = m.group(1)
+            text = text[m.end() :]
+    f["reason"] = text
+
+
+def _split_tail(body: str, f: dict[str, Any]) -> str:
+    """Cut the ``; from=<S> to=<R> proto=P helo=<H>`` tail off ``body`` into ``f``."""
+    cut = body.rfind("; from=<")
+    if cut < 0:
+        cut = body.rfind("; proto=")
+        if cut >= 0:
+            m = _TAIL_NO_TO.match(body, cut + 2)
+            if m is not None:
+                _tail_fields(m, f)
+                return body[:cut]
+        return body
+    m = _TAIL.match(body, cut + 2)
+    if m is None:
+        return body
+    _tail_fields(m, f)
+    return body[:cut]
+
+
+def _tail_fields(m: re.Match[str], f: dict[str, Any]) -> None:
+    g = m.groupdict()
+    if g.get("from") is not None:
+        f["sender"] = g["from"]
+    if g.get("to") is not None:
+        f["recipient"] = g["to"]
+    if g.get("proto"):
+        f["proto"] = g["proto"]
+    if g.get("helo") is not None:
+        f["helo"] = g["helo"]
+    if g.get("detail"):
+        f["detail"] = g["detail"]
+
+
+def _action(line: LogLine, qid: str | None, m: re.Match[str]) -> Event:
+    action, stage, host, ip, port, rest = m.groups()
+    f: dict[str, Any] = {"action": action, "stage": stage, "client_host": host, "client_ip": ip}
+    if port:
+        f["client_port"] = int(port)
+    rest = _split_tail(rest, f)
+    _code_dsn_reason(rest, f)
+    return Event(line, "action", qid, f)
+
+
+def _warning(line: LogLine, qid: str | None, text: str) -> Event | None:
+    for level in _LEVELS:
+        if text.startswith(level) and text[len(level) : len(level) + 2] == ": ":
+            f: dict[str, Any] = {"level": level, "text": text[len(level) + 2 :]}
+            return Event(line, "warning", qid, f)
+    return None
+
+
+def _delivery(line: LogLine, qid: str, text: str) -> Event | None:
+    m = _DELIVERY.match(text)
+    if m is None:
+        m = _DELIVERY_LOOSE.match(text)
+        if m is None:
+            return None
+        g = m.groupdict()
+        f: dict[str, Any] = {"to": g["to"], "relay": g["relay"], "status": g["status"]}
+    else:
+        g = m.groupdict()
+        f = {
+            "to": g["to"],
+            "relay": g["relay"],
+            "status": g["status"],
+            "delay": float(g["delay"]),
+            "dsn": g["dsn"],
+        }
+        with contextlib.suppress(ValueError):
+            f["delays"] = tuple(float(x) for x in g["delays"].split("/"))
+        if g["cu"]:
+            f["conn_use"] = int(g["cu"])
+    if g["orig"] is not None:
+        f["orig_to"] = g["orig"]
+    resp = g["resp"]
+    if resp is not None:
+        f["response"] = resp
+        if f["status"] == "sent":
+            fm = _FORWARDED_AS.search(resp)
+            if fm is not None and resp.startswith("forwarded as"):
+                f["forwarded_as"] = fm.group(1)
+            else:
+                found = _QUEUED_AS.findall(resp)
+                if found:
+                    f["queued_as"] = found[-1]
+    rm = _RELAY.match(f["relay"])
+    if rm is not None:
+        f["relay_host"], f["relay_ip"] = rm.group(1), rm.group(2)
+        if rm.group(3):
+            f["relay_port"] = int(rm.group(3))
+    return Event(line, "delivery", qid, f)
+
+
+# --- daemons -----------------------------------------------------------------------------
+
+
+def _smtpd(line: LogLine, qid: str | None, text: str) -> Event | None:
+    if qid is not None:
+        if text.startswith("client="):
+            f = _kv_list(text)
+            client = f.pop("client", "")
+            cm = _CLIENT.match(client)
+            if cm is not None:
+                f["client_host"], f["client_ip"] = cm.group(1), cm.group(2)
+                if cm.group(3):
+                    f["client_port"] = int(cm.group(3))
+            else:
+                f["client_host"] = client
+            return Event(line, "client", qid, f)
+        m = _ACTION.match(text)
+        if m is not None:
+            return _action(line, qid, m)
+        m = _PROXY.match(text)
+        if m is not None:
+            f = {"action": m.group(1), "stage": m.group(2)}
+            rest = _split_tail(m.group(3), f)
+            _code_dsn_reason(rest, f)
+            return Event(line, "action", qid, f)
+        return None
+    if text.startswith("connect from "):
+        m = _CONNECT.match(text)
+        if m is not None:
+            f = {"client_host": m.group(1), "client_ip": m.group(2)}
+            if m.group(3):
+                f["client_port"] = int(m.group(3))
+            return Event(line, "connect", None, f)
+    elif text.startswith("disconnect from "):
+        m = _CLIENT.match(text, 16)
+        if m is not None:
+            counters = {
+                c.group(1): (int(c.group(2)), int(c.group(3) or c.group(2)))
+                for c in _COUNTER.finditer(text, m.end())
+            }
+            return Event(
+                line,
+                "disconnect",
+                None,
+                {"client_host": m.group(1), "client_ip": m.group(2), "counters": counters},
+            )
+    m = _CONN_ERROR.match(text)
+    if m is not None:
+        return Event(
+            line,
+            "conn_error",
+            None,
+            {
+                "error": m.group(1),
+                "stage": m.group(2),
+                "client_host": m.group(3),
+                "client_ip": m.group(4),
+            },
+        )
+    if " TLS connection established " in text:
+        return _tls(line, text)
+    return None
+
+
+def _tls(line: LogLine, text: str) -> Event | None:
+    m = _TLS.match(text)
+    if m is None:
+        return None
+    level, direction, host, ip, proto, cipher = m.groups()
+    return Event(
+        line,
+        "tls",
+        None,
+        {
+            "direction": "in" if direction == "from" else "out",
+            "level": level,
+            "peer_host": host,
+            "peer_ip": ip,
+            "protocol": proto,
+            "cipher": cipher,
+        },
+    )
+
+
+def _smtpd_warning(line: LogLine, ev: Event) -> Event:
+    """SASL failures are warnings in Postfix, but first-class events for ELSE."""
+    text = ev.f["text"]
+    if "authentication failed" in text:
+        m = _SASL_FAIL.match(text)
+        if m is not None:
+            f: dict[str, Any] = {
+                "client_host": m.group(1),
+                "client_ip": m.group(2),
+                "method": m.group(3),
+                "reason": m.group(4),
+            }
+            if m.group(5):
+                f["sasl_username"] = m.group(5)
+            return Event(line, "sasl_fail", None, f)
+    return ev
+
+
+def _postscreen(line: LogLine, qid: str | None, text: str) -> Event | None:
+    if text.startswith("CONNECT from "):
+        m = _PS_ADDR.match(text, 13)
+        if m is not None:
+            return Event(
+                line, "ps_connect", None, {"client_ip": m.group(1), "client_port": int(m.group(2))}
+            )
+    elif text.startswith("PASS "):
+        kind, _, addr = text[5:].partition(" ")
+        m = _PS_ADDR.match(addr)
+        if m is not None:
+            return Event(line, "ps_pass", None, {"pass": kind, "client_ip": m.group(1)})
+    elif text.startswith("DISCONNECT "):
+        m = _PS_ADDR.match(text, 11)
+        if m is not None:
+            return Event(line, "ps_disconnect", None, {"client_ip": m.group(1)})
+    if qid is not None:  # NOQUEUE: reject: RCPT from [ip]:port: 550 ...; from=<>, to=<>, ...
+        m = _ACTION.match(text)
+        if m is not None:
+            return _action(line, None, m)
+        if text.startswith("reject: CONNECT from "):
+            am = _PS_ADDR.match(text, 21)
+            if am is not None:
+                f = {
+                    "action": "reject",
+                    "stage": "CONNECT",
+                    "client_host": "",
+                    "client_ip": am.group(1),
+                }
+                _code_dsn_reason(text[am.end() :].lstrip(": "), f)
+                return Event(line, "action", None, f)
+        return None
+    m = _PS_EVENT.match(text)
+    if m is not None:
+        event, rest = m.group(1), m.group(2)
+        f2: dict[str, Any] = {"event": event}
+        am = _PS_ADDR.search(rest)
+        if am is not None:
+            f2["client_ip"] = am.group(1)
+        if event == "DNSBL rank":
+            f2["event"] = "DNSBL"
+            rank, _, _ = rest.partition(" ")
+            if rank.isdigit():
+                f2["rank"] = int(rank)
+        else:
+            f2["detail"] = rest
+        return Event(line, "ps_event", None, f2)
+    if text.startswith("cache ") or text.startswith("reject: "):
+        return Event(line, "info", None, {"text": text})
+    return None
+
+
+def _dnsblog(line: LogLine, qid: str | None, text: str) -> Event | None:
+    m = _DNSBLOG.match(text)
+    if m is not None:
+        return Event(
+            line,
+            "dnsbl",
+            None,
+            {"client_ip": m.group(1), "domain": m.group(2), "result": m.group(3)},
+        )
+    return None
+
+
+def _anvil(line: LogLine, qid: str | None, text: str) -> Event | None:
+    m = _ANVIL.match(text)
+    if m is not None:
+        f: dict[str, Any] = {"stat": m.group(1), "value": m.group(2)}
+        if m.group(3):
+            f["client"] = m.group(3)
+        return Event(line, "anvil", None, f)
+    return None
+
+
+def _pickup(line: LogLine, qid: str | None, text: str) -> Event | None:
+    if qid is None:
+        return None
+    m = _PICKUP.match(text)
+    if m is None:
+        return None
+    f: dict[str, Any] = {"uid": int(m.group(1)), "sender": m.group(2)}
+    if m.group(3):
+        f["orig_id"] = m.group(3)
+    return Event(line, "pickup", qid, f)
+
+
+def _cleanup(line: LogLine, qid: str | None, text: str) -> Event | None:
+    if qid is None:
+        return None
+    if text.startswith("message-id="):
+        return Event(line, "message_id", qid, {"message_id": _msgid(text[11:])})
+    if text.startswith("resent-message-id="):
+        return Event(line, "resent_message_id", qid, {"message_id": _msgid(text[18:])})
+    m = _CHECK.match(text)
+    if m is not None:
+        action, what, detail, host, ip, tail = m.groups()
+        f: dict[str, Any] = {"action": action, "stage": what, "detail": detail, "client_host": host}
+        if ip is not None:
+            f["client_ip"] = ip
+        rest = _split_tail("; " + tail, f)
+        if rest:
+            f["reason"] = rest
+        elif f.get("detail") and "reason" not in f:
+            pass
+        # "…helo=<h>: 5.7.1 message content rejected" puts the reply after the tail.
+        reply = f.pop("detail", None) if f.get("stage") in ("header", "body") else None
+        f["detail"] = detail
+        if reply:
+            _code_dsn_reason(reply, f)
+        return Event(line, "action", qid, f)
+    m = _ACTION.match(text)  # milter-reject: END-OF-MESSAGE from ...
+    if m is not None:
+        return _action(line, qid, m)
+    if text.startswith("milter-"):
+        action, _, rest = text.partition(": ")
+        f = {"action": action, "stage": rest.partition(" ")[0]}
+        _split_tail(rest, f)
+        return Event(line, "action", qid, f)
+    return None
+
+
+def _msgid(value: str) -> str:
+    value = value.strip()
+    if value.startswith("<") and value.endswith(">"):
+        return value[1:-1]
+    return value
+
+
+def _qmgr(line: LogLine, qid: str | None, text: str) -> Event | None:
+    if qid is None:
+        return None
+    if text == "removed":
+        return Event(line, "removed", qid, {})
+    if text.startswith("from=<"):
+        m = _QMGR_FROM.match(text)
+        if m is not None:
+            return Event(
+                line,
+                "qmgr_from",
+                qid,
+                {"sender": m.group(1), "size": int(m.group(2)), "nrcpt": int(m.group(3))},
+            )
+        m = _QMGR_EXPIRED.match(text)
+        if m is not None:
+            return Event(line, "expired", qid, {"sender": m.group(1)})
+        return None
+    if text.startswith("skipped"):
+        return Event(line, "skipped", qid, {})
+    return None
+
+
+def _bounce(line: LogLine, qid: str | None, text: str) -> Event | None:
+    if qid is None:
+        return None
+    m = _BOUNCE.match(text)
+    if m is None:
+        return None
+    notify = {"delivery status": "delivery"}.get(m.group(2), m.group(2))
+    return Event(line, "bounce", qid, {"to": m.group(1), "notify": notify, "new_qid": m.group(3)})
+
+
+_POSTSUPER_OPS = {
+    "removed": "removed",
+    "requeued": "requeued",
+    "placed on hold": "hold",
+    "released from hold": "released",
+}
+
+
+def _postsuper(line: LogLine, qid: str | None, text: str) -> Event | None:
+    if qid is not None:
+        op = _POSTSUPER_OPS.get(text)
+        return Event(line, "postsuper", qid, {"op": op}) if op else None
+    m = _POSTSUPER_SUMMARY.match(text)
+    if m is not None:
+        op = {"Deleted": "removed", "Requeued": "requeued", "Placed on hold": "hold"}.get(
+            m.group(1), "released"
+        )
+        return Event(line, "postsuper_summary", None, {"op": op, "count": int(m.group(2))})
+    return None
+
+
+_MASTER_PREFIXES = (
+    "daemon started",
+    "reload",
+    "terminating on signal",
+    "starting the Postfix",
+    "stopping the Postfix",
+    "refreshing the Postfix",
+    "daemon already running",
+    "waiting on",
+    "the Postfix mail system is running",
+)
+
+
+def _master(line: LogLine, qid: str | None, text: str) -> Event | None:
+    if text.startswith(_MASTER_PREFIXES):
+        return Event(line, "master", None, {"text": text})
+    return None
+
+
+_SMTP_ERRORS = (
+    "connect to ",
+    "lost connection with ",
+    "conversation with ",
+    "host ",
+    "SSL_connect error",
+    "SASL authentication failed",
+    "certificate verification failed",
+    "server certificate verification failed",
+    "Protocol error",
+    "TLS is required",
+    "unreadable mail queue entry",
+    "mail for ",
+)
+
+
+def _smtp(line: LogLine, qid: str | None, text: str) -> Event | None:
+    if text.startswith(_SMTP_ERRORS):
+        f: dict[str, Any] = {"error": text}
+        m = _SMTP_PEER.search(text)
+        if m is not None:
+            f["peer_host"], f["peer_ip"] = m.group(1), m.group(2)
+        return Event(line, "smtp_error", qid, f)
+    if " TLS connection established " in text:
+        return _tls(line, text)
+    return None
+
+
+def _noop(line: LogLine, qid: str | None, text: str) -> Event | None:
+    return None
+
+
+# Informational messages: recognised, counted as Postfix, but no bearing on mail.
+_INFO_PREFIXES = (
+    "statistics:",
+    "setting up TLS connection",
+    "discarding EHLO keywords",
+    "enabling PIX workarounds",
+    "breaking line",
+    "SSL_accept error",
+    "SSL_connect error",
+    "TLS handshake failed",
+    "CONNECT from",
+    "DISCONNECT ",
+    "table ",
+    "cache ",
+    "certificate verification failed",
+    "server certificate verification failed",
+    "client certificate",
+    "using backwards-compatible default setting",
+    "To disable backwards compatibility",
+    "Read the RELEASE_NOTES",
+    "host ",
+    "connect to subsystem",
+    "lookup table",
+    "NOQUEUE: client=",
+    "the Postfix mail system is",
+    "Postfix is running",
+)
+
+_DAEMON: dict[str, Callable[[LogLine, str | None, str], Event | None]] = {
+    "smtpd": _smtpd,
+    "postscreen": _postscreen,
+    "dnsblog": _dnsblog,
+    "anvil": _anvil,
+    "pickup": _pickup,
+    "cleanup": _cleanup,
+    "qmgr": _qmgr,
+    "nqmgr": _qmgr,
+    "oqmgr": _qmgr,
+    "smtp": _smtp,
+    "lmtp": _smtp,
+    "bounce": _bounce,
+    "defer": _bounce,
+    "trace": _bounce,
+    "postsuper": _postsuper,
+    "master": _master,
+    "postfix-script": _master,
+    "postfix": _master,
+    "tlsproxy": _smtpd,
+}
+
+
+def is_postfix_program(program: str) -> bool:
+    """``postfix/smtpd``, ``postfix-in/submission/smtpd``, ``postfix-10.0.0.1/smtp`` ..."""
+    service = program.rpartition("/")[2]
+    if service not in POSTFIX_DAEMONS:
+        return False
+    return "/" in program or service in (
+        "postfix",
+        "postfix-script",
+        "postsuper",
+        "postqueue",
+        "postdrop",
+    )
+
+
+def parse(line: LogLine) -> Event:
+    """Classify one line; never raises."""
+    if line.ts is None:
+        return Event(line, "malformed")
+    program = line.program
+    service = program.rpartition("/")[2]
+    if service not in POSTFIX_DAEMONS or ("/" not in program and not program.startswith("post")):
+        if program in AMAVIS_PROGRAMS:
+            return _amavis(line)
+        return Event(line, "foreign")
+    text = line.message
+    qid = None
+    m = _QID_PREFIX.match(text)
+    if m is not None:
+        qid = m.group(1)
+        text = text[m.end() :]
+        if qid == "NOQUEUE":
+            qid = None
+            if service in {"smtpd", "postscreen", "cleanup"}:
+                handler = _DAEMON.get(service, _noop)
+                # NOQUEUE lines are decisions: route them to the action parser with a
+                # marker so the daemon handler treats them as queue-less.
+                ev = _noqueue(line, service, text)
+                if ev is not None:
+                    return ev
+                ev = handler(line, "NOQUEUE", text)
+                if ev is not None:
+                    return ev
+                return Event(line, "other")
+    if text.startswith("to=<"):
+        ev = _delivery(line, qid, text) if qid is not None else None
+        if ev is not None:
+            return ev
+    handler = _DAEMON.get(service)
+    if handler is not None:
+        try:
+            ev = handler(line, qid, text)
+        except (ValueError, IndexError):  # defensive: odd numbers in odd lines
+            ev = None
+        if ev is not None:
+            return ev
+    if text[:1] in "wefp":
+        warn = _warning(line, qid, text)
+        if warn is not None:
+            if service in {"smtpd", "postscreen"}:
+                return _smtpd_warning(line, warn)
+            return warn
+    if service in {"smtp", "lmtp"}:
+        ev = _smtp(line, qid, text)
+        if ev is not None:
+            return ev
+    if text.startswith(_INFO_PREFIXES) or (qid is not None and text.startswith(_INFO_QID_PREFIXES)):
+        return Event(line, "info", qid, {"text": text})
+    return Event(line, "other", qid)
+
+
+_INFO_QID_PREFIXES = (
+    "enabling PIX",
+    "host ",
+    "lost connection",
+    "conversation with",
+    "sender delivery status",
+    "skipped",
+    "info:",
+    "filter:",
+    "redirect:",
+    "sasl_",
+    "Cannot start TLS",
+    "breaking line",
+    "hold:",
+    "discard:",
+    "uid=",
+    "cannot",
+    "mail for",
+)
+
+
+def _noqueue(line: LogLine, service: str, text: str) -> Event | None:
+    m = _CONN_ERROR.match(text)
+    if m is not None:
+        return Event(
+            line,
+            "conn_error",
+            None,
+            {
+                "error": m.group(1),
+                "stage": m.group(2),
+                "client_host": m.group(3),
+                "client_ip": m.group(4),
+            },
+        )
+    m = _ACTION.match(text)
+    if m is not None:
+        return _action(line, None, m)
+    m = _PROXY.match(text)
+    if m is not None:
+        f: dict[str, Any] = {"action": m.group(1), "stage": m.group(2)}
+        rest = _split_tail(m.group(3), f)
+        _code_dsn_reason(rest, f)
+        return Event(line, "action", None, f)
+    if service == "postscreen" and text.startswith("reject: CONNECT from "):
+        am = _PS_ADDR.match(text, 21)
+        if am is not None:
+            f = {
+                "action": "reject",
+                "stage": "CONNECT",
+                "client_host": "",
+                "client_ip": am.group(1),
+            }
+            _code_dsn_reason(text[am.end() :].lstrip(": "), f)
+            return Event(line, "action", None, f)
+    if text.startswith("client="):
+        return Event(line, "info", None, {"text": text})
+    return None
+
+
+def _amavis(line: LogLine) -> Event:
+    text = line.message
+    m = _AMAVIS.match(text)
+    if m is None:
+        return Event(line, "foreign")
+    rest = m.group("rest")
+    f: dict[str, Any] = {"result": m.group("result"), "category": m.group("cat")}
+    am = _AMAVIS_ADDRS.search(rest)
+    if am is not None:
+        f["sender"] = am.group(1)
+        f["recipients"] = [r.strip("<>") for r in am.group(2).rstrip(",").split(",")]
+    ip = re.search(r"\[(\d[\d.:a-fA-F]*)\]", rest)
+    if ip is not None:
+        f["client_ip"] = ip.group(1)
+    for key, name in (
+        ("Queue-ID: ", "qid"),
+        ("Message-ID: ", "message_id"),
+        ("Hits: ", "hits"),
+        ("size: ", "size"),
+        ("queued_as: ", "queued_as"),
+    ):
+        pos = rest.find(key)
+        if pos < 0:
+            continue
+        value = rest[pos + len(key) :]
+        if name == "queued_as":
+            ids = []
+            for chunk in value.split(", "):
+                part = chunk.strip().rstrip(",")
+                if QID_RE.match(part):
+                    ids.append(part)
+                else:
+                    break
+            f[name] = ids
+            continue
+        value = value.split(", ", 1)[0].strip().rstrip(",")
+        if name == "message_id":
+            value = _msgid(value)
+        elif name == "size":
+            value = int(value) if value.isdigit() else None
+        f[name] = value
+    qid = f.pop("qid", None)
+    return Event(line, "amavis", qid, f)
