@@ -1,0 +1,33 @@
+"""PostgreSQL access for ELSE: connections, schema migrations, retention.
+
+Every command that talks to the database goes through :func:`connect`, so an
+unreachable server is one clear line (``ServiceUnavailable``) and never a traceback.
+"""
+
+from __future__ import annotations
+
+import re
+
+import psycopg
+
+from else_core.errors import ServiceUnavailable
+
+#: LISTEN/NOTIFY channel the ingest function signals after each stored raw line.
+RAW_CHANNEL = "else_raw"
+
+
+def _redact(dsn: str) -> str:
+    """The DSN as it may appear in an error message (no password)."""
+    dsn = re.sub(r"(password\s*=\s*)('[^']*'|\S+)", r"\1***", dsn)
+    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", dsn)
+
+
+def connect(dsn: str, *, autocommit: bool = False, **kwargs: object) -> psycopg.Connection:
+    """Open a connection or raise ServiceUnavailable with the server's own reason."""
+    try:
+        return psycopg.connect(dsn, autocommit=autocommit, connect_timeout=10, **kwargs)
+    except psycopg.OperationalError as exc:
+        reason = " ".join(str(exc).split()) or exc.__class__.__name__
+        raise ServiceUnavailable(
+            f"cannot connect to PostgreSQL ({_redact(dsn)}): {reason}"
+        ) from None

@@ -1,0 +1,67 @@
+"""Helpers shared by the store tests: the throwaway cluster and its databases."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+ROLES = ("else_owner", "else_rsyslog", "else_worker", "else_web")
+CORPUS = Path(os.environ.get("ELSE_CORPUS", "/work/shared/corpus/public"))
+if not CORPUS.is_dir():  # CI: shared/ sits beside the clone
+    CORPUS = Path(__file__).resolve().parents[4] / "shared" / "corpus" / "public"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Cluster:
+    port: int
+    sockdir: Path
+
+    def dsn(self, dbname: str = "postgres", user: str = "postgres") -> str:
+        return f"host=127.0.0.1 port={self.port} dbname={dbname} user={user}"
+
+    def admin(self) -> psycopg.Connection:
+        return psycopg.connect(self.dsn(), autocommit=True)
+
+    def create_db(self, template: str | None = None) -> str:
+        name = "t_" + uuid.uuid4().hex[:12]
+        with self.admin() as conn:
+            if template:
+                conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}" OWNER else_owner')
+            else:
+                conn.execute(f'CREATE DATABASE "{name}" OWNER else_owner')
+        return name
+
+    def drop_db(self, name: str) -> None:
+        with self.admin() as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _as_postgres(argv: list[str], **kw: object) -> subprocess.CompletedProcess:
+    if os.geteuid() == 0:
+        argv = ["runuser", "-u", "postgres", "--", *argv]
+    return subprocess.run(argv, check=True, capture_output=True, text=True, **kw)
+
+
+@dataclass
+class Database:
+    cluster: Cluster
+    name: str
+
+    def dsn(self, user: str = "else_owner") -> str:
+        return self.cluster.dsn(self.name, user)
+
+    def connect(self, user: str = "else_owner") -> psycopg.Connection:
+        return psycopg.connect(self.dsn(user), autocommit=True)
