@@ -799,7 +799,19 @@ def main(argv: list[str] | None = None) -> int:
         elif args.cmd == "clean":
             lab.down()
             shutil.rmtree(lab.dir / "acng", ignore_errors=True)
-            if lab.cache.exists():
+            # The image is the lower layer of every running host of every instance.
+            busy = [
+                other.name
+                for other in INSTANCES.values()
+                if other != lab.inst
+                and any(
+                    Lab(other, args.state, args.cache).recorded(f"host-{h.name}")
+                    for h in Lab(other, args.state, args.cache).hosts()
+                )
+            ]
+            if busy:
+                say(f"keeping the cache {lab.cache}: instance {', '.join(busy)} still uses it")
+            elif lab.cache.exists():
                 say(f"removing the cache {lab.cache}")
                 shutil.rmtree(lab.cache)
     return 0
