@@ -52,6 +52,11 @@ def email_id(host: str, queue_id: str, first_seen: datetime | None) -> str:
     return hashlib.blake2b(f"{host}|{queue_id}|{stamp}".encode(), digest_size=8).hexdigest()
 
 
+def _tx_order(tx: Transaction) -> tuple[float, int]:
+    """Log order: time first, then the line number (stamps often share a second)."""
+    return (tx.first_seen.timestamp() if tx.first_seen else float("-inf"), tx.seqs[0] if tx.seqs else 0)
+
+
 @dataclass(slots=True)
 class _Session:
     client_host: str
@@ -75,7 +80,10 @@ class _Group:
 
     @property
     def root(self) -> Transaction:
-        return min(self.txs, key=lambda t: (t.first_seen is None, t.first_seen or 0, t.queue_id))
+        """The first transaction that no other one in the e-mail leads to."""
+        keys = {(t.host, t.queue_id) for t in self.txs}
+        roots = [t for t in self.txs if self.links.get((t.host, t.queue_id), ("", ""))[:2] not in keys]
+        return min(roots or self.txs, key=_tx_order)
 
     @property
     def id(self) -> str:
@@ -145,7 +153,7 @@ class Correlator:
             if group is not None and id(group) not in seen and not group.emitted:
                 seen.add(id(group))
                 groups.append(group)
-        groups.sort(key=lambda g: (g.root.first_seen is None, g.root.first_seen or 0))
+        groups.sort(key=lambda g: _tx_order(g.root))
         for group in groups:
             self._emit(group)
         self._done.clear()
@@ -221,10 +229,7 @@ class Correlator:
             a, b = b, a
         if a.emitted:
             return  # too late: the other one already went out; keep them apart
-        keep, gone = a, b
-        ra, rb = a.root, b.root
-        if rb.first_seen is not None and (ra.first_seen is None or rb.first_seen < ra.first_seen):
-            keep, gone = b, a
+        keep, gone = (a, b) if _tx_order(a.root) <= _tx_order(b.root) else (b, a)
         gone_id = gone.id
         keep.absorbed.append(gone_id)
         keep.absorbed.extend(gone.absorbed)
@@ -474,19 +479,30 @@ class Correlator:
             return
         child_qid = f.get("queued_as")
         if child_qid:
-            local = f.get("relay_ip") in _LOCAL_IPS or f.get("relay_host") in (tx.host, "localhost")
-            if local:
-                child = self._known.get((tx.host, child_qid))
-                kind, chost = "filter", tx.host
-            else:
-                child = self._find(None, child_qid) if len(child_qid) >= 12 else None
-                if child is not None and child.host == tx.host:
-                    child = None
-                kind, chost = "relay", None
-            if child is not None:
-                self._link(tx, child, kind)
-            else:
-                self._expect[child_qid] = (tx.host, tx.queue_id, kind, chost)
+            self._link_next_hop(tx, child_qid, f)
+
+    def _link_next_hop(self, tx: Transaction, child_qid: str, f: dict[str, Any]) -> None:
+        """Follow ``queued as CHILD`` to the transaction that carries the message on.
+
+        On the same host it is a content filter re-injecting (often on 127.0.0.1, but
+        also on the host's own public address); elsewhere it is the next server of ours.
+        A short queue ID is only trusted when the Message-ID agrees, since they recur.
+        """
+        local = f.get("relay_ip") in _LOCAL_IPS or f.get("relay_host") in (tx.host, "localhost")
+        child = self._known.get((tx.host, child_qid))
+        if child is not None and (local or _same_message(tx, child)):
+            self._link(tx, child, "filter")
+            return
+        if local:
+            self._expect[child_qid] = (tx.host, tx.queue_id, "filter", tx.host)
+            return
+        for key in self._by_qid.get(child_qid, ()):
+            other = self._known.get(key)
+            if other is not None and other.host != tx.host:
+                if len(child_qid) >= 12 or _same_message(tx, other):
+                    self._link(tx, other, "relay")
+                    return
+        self._expect[child_qid] = (tx.host, tx.queue_id, "relay", None)
 
     def _on_expired(self, ev: Event) -> None:
         tx = self._tx(ev)
@@ -607,7 +623,7 @@ class Correlator:
     # -- building the e-mail --------------------------------------------------------------------
 
     def _build(self, group: _Group, complete: bool) -> Email:
-        txs = sorted(group.txs, key=lambda t: (t.first_seen is None, t.first_seen or 0, t.queue_id))
+        txs = sorted(group.txs, key=_tx_order)
         children: dict[tuple[str, str], list[tuple[Transaction, str]]] = {}
         by_key = {(t.host, t.queue_id): t for t in txs}
         for t in txs:
@@ -660,6 +676,10 @@ class Correlator:
         )
 
     # dispatch table filled below
+
+
+def _same_message(a: Transaction, b: Transaction) -> bool:
+    return bool(a.message_id) and a.message_id == b.message_id
 
 
 def _addresses(tx: Transaction) -> list[str]:

@@ -95,7 +95,7 @@ _CODE = re.compile(r"(\d{3})(?:[ -](\d\.\d{1,3}\.\d{1,3}))? ?")
 _DSN_ONLY = re.compile(r"(\d\.\d{1,3}\.\d{1,3}) ")
 _TAIL = re.compile(
     r"from=<(?P<from>.*?)>,? to=<(?P<to>.*?)>(?:,? proto=(?P<proto>[^\s,]*))?"
-    r"(?:,? helo=<(?P<helo>.*?)>)?(?:: (?P<detail>.*))?\Z",
+    r"(?:,? helo=(?:<(?P<helo>.*?)>|(?P<helo_bare>[^\s<>:]*)))?(?:: (?P<detail>.*))?\Z",
     re.S,
 )
 _TAIL_NO_TO = re.compile(
@@ -216,6 +216,8 @@ def _tail_fields(m: re.Match[str], f: dict[str, Any]) -> None:
         f["proto"] = g["proto"]
     if g.get("helo") is not None:
         f["helo"] = g["helo"]
+    elif g.get("helo_bare") is not None:
+        f["helo"] = g["helo_bare"]
     if g.get("detail"):
         f["detail"] = g["detail"]
 

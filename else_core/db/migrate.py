@@ -57,6 +57,7 @@ GRANTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 )
 SEQUENCE_GRANTS = (
     ("else_worker", ("raw_events_id_seq", "import_files_id_seq", "snmp_samples_id_seq")),
+    ("else_worker", ("raw_import_id_seq",)),
     ("else_worker", ("audit_log_id_seq",)),
     ("else_web", ("audit_log_id_seq", *(f"{t}_id_seq" for t in ("users", "groups")))),
     ("else_web", ("api_tokens_id_seq", "search_history_id_seq", "saved_searches_id_seq")),

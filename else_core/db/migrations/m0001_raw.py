@@ -17,6 +17,11 @@ CREATE TABLE raw_events (
     import_id   bigint
 ) PARTITION BY RANGE (received_at);
 
+-- Bulk imports draw ids from their own range (2^62 and up), so live ids stay dense and
+-- the worker can read a gap in them as "a transaction still in flight".
+CREATE SEQUENCE raw_import_id_seq AS bigint START WITH 4611686018427387904
+    MINVALUE 4611686018427387904;
+
 CREATE INDEX raw_events_id ON raw_events (id);
 CREATE INDEX raw_events_live_id ON raw_events (id) WHERE import_id IS NULL;
 
