@@ -130,6 +130,12 @@ BEGIN
         IF v_facility NOT BETWEEN 0 AND 23 OR v_severity NOT BETWEEN 0 AND 7 THEN
             RAISE EXCEPTION 'facility/severity out of range' USING ERRCODE = '22003';
         END IF;
+        -- Make a missing day first: a failed INSERT would burn an id (a gap the worker
+        -- waits on); the exception branch below stays as a safety net for races.
+        IF to_regclass('raw_events_' || to_char(v_received AT TIME ZONE 'UTC', 'YYYYMMDD'))
+                IS NULL THEN
+            PERFORM else_raw_partition((v_received AT TIME ZONE 'UTC')::date);
+        END IF;
         BEGIN
             INSERT INTO raw_events (received_at, reported_at, host, fromip, program, pid,
                                     facility, severity, message)

@@ -65,3 +65,42 @@ class Database:
 
     def connect(self, user: str = "else_owner") -> psycopg.Connection:
         return psycopg.connect(self.dsn(user), autocommit=True)
+
+
+INGEST_SQL = "SELECT else_ingest_line(%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+
+
+def rsyslog_rows(path: Path, year: int = 2026, duplicate_every: int = 0) -> list[tuple]:
+    """A log file as the argument rows rsyslog's ompgsql template sends (msg keeps its
+    leading space); every ``duplicate_every``-th line is sent twice, as RELP may."""
+    from else_core.envelope import split_line
+
+    rows: list[tuple] = []
+    with path.open(encoding="utf-8", errors="replace") as fh:
+        for i, raw in enumerate(fh, 1):
+            line = split_line(raw.rstrip("\n"), i, year=year, tz="UTC")
+            if line.ts is None:
+                continue
+            stamp = line.ts.isoformat()
+            row = (
+                stamp,
+                stamp,
+                line.host,
+                "198.18.0.10",
+                line.program,
+                str(line.pid) if line.pid is not None else "-",
+                "2",
+                "6",
+                " " + line.message,
+            )
+            rows.append(row)
+            if duplicate_every and i % duplicate_every == 0:
+                rows.append(row)
+    return rows
+
+
+def send_rows(conn: psycopg.Connection, rows: list[tuple], batch: int = 128) -> None:
+    """Call the ingest function the way ompgsql does: one transaction per batch."""
+    for start in range(0, len(rows), batch):
+        with conn.transaction(), conn.cursor() as cur:
+            cur.executemany(INGEST_SQL, rows[start : start + batch])

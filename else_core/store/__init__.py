@@ -1,0 +1,1 @@
+"""Writing correlated records into PostgreSQL: the live worker and the bulk import."""
