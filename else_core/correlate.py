@@ -54,7 +54,10 @@ def email_id(host: str, queue_id: str, first_seen: datetime | None) -> str:
 
 def _tx_order(tx: Transaction) -> tuple[float, int]:
     """Log order: time first, then the line number (stamps often share a second)."""
-    return (tx.first_seen.timestamp() if tx.first_seen else float("-inf"), tx.seqs[0] if tx.seqs else 0)
+    return (
+        tx.first_seen.timestamp() if tx.first_seen else float("-inf"),
+        tx.seqs[0] if tx.seqs else 0,
+    )
 
 
 @dataclass(slots=True)
@@ -82,7 +85,9 @@ class _Group:
     def root(self) -> Transaction:
         """The first transaction that no other one in the e-mail leads to."""
         keys = {(t.host, t.queue_id) for t in self.txs}
-        roots = [t for t in self.txs if self.links.get((t.host, t.queue_id), ("", ""))[:2] not in keys]
+        roots = [
+            t for t in self.txs if self.links.get((t.host, t.queue_id), ("", ""))[:2] not in keys
+        ]
         return min(roots or self.txs, key=_tx_order)
 
     @property
@@ -102,7 +107,8 @@ class Correlator:
         self._open: dict[tuple[str, str], Transaction] = {}
         # every transaction of a not-yet-emitted e-mail, open or closed, by (host, qid)
         self._known: dict[tuple[str, str], Transaction] = {}
-        self._group: dict[int, _Group] = {}  # id(Transaction) -> group
+        self._group: dict[int, _Group] = {}  # Transaction.serial -> group
+        self._serial = 0
         self._by_qid: dict[str, list[tuple[str, str]]] = {}  # queue id -> keys (cross-host links)
         self._by_msgid: dict[str, _Group] = {}
         self._expect: dict[str, tuple[str, str, str, str | None]] = {}
@@ -135,7 +141,7 @@ class Correlator:
         seen: set[int] = set()
         out = []
         for tx in self._known.values():
-            group = self._group.get(id(tx))
+            group = self._group.get(tx.serial)
             if group is None or id(group) in seen or group.emitted:
                 continue
             seen.add(id(group))
@@ -149,7 +155,7 @@ class Correlator:
         groups: list[_Group] = []
         seen: set[int] = set()
         for tx in self._known.values():
-            group = self._group.get(id(tx))
+            group = self._group.get(tx.serial)
             if group is not None and id(group) not in seen and not group.emitted:
                 seen.add(id(group))
                 groups.append(group)
@@ -172,8 +178,13 @@ class Correlator:
         if tx is None:
             if not create:
                 return None
+            self._serial += 1
             tx = Transaction(
-                host=key[0], queue_id=key[1], first_seen=ev.line.ts, program=ev.line.instance
+                host=key[0],
+                queue_id=key[1],
+                first_seen=ev.line.ts,
+                program=ev.line.instance,
+                serial=self._serial,
             )
             self._open[key] = tx
             old = self._known.get(key)
@@ -182,11 +193,11 @@ class Correlator:
             self._known[key] = tx
             self._by_qid.setdefault(key[1], []).append(key)
             group = _Group([tx])
-            self._group[id(tx)] = group
+            self._group[tx.serial] = group
             self._adopt_expected(tx)
         tx.last_seen = ev.line.ts or tx.last_seen
         tx.seqs.append(ev.line.seq)
-        group = self._group[id(tx)]
+        group = self._group[tx.serial]
         group.dirty = True
         if group.completed_at is not None:
             group.completed_at = None
@@ -218,17 +229,15 @@ class Correlator:
             child.parent = parent.queue_id
             child.parent_host = parent.host if parent.host != child.host else None
             child.origin = kind
-        a = self._group[id(parent)]
-        b = self._group[id(child)]
+        a = self._group[parent.serial]
+        b = self._group[child.serial]
         a.links[(child.host, child.queue_id)] = (parent.host, parent.queue_id, kind)
         if a is not b:
             self._merge(a, b)
 
     def _merge(self, a: _Group, b: _Group) -> None:
-        if b.emitted and not a.emitted:
-            a, b = b, a
-        if a.emitted:
-            return  # too late: the other one already went out; keep them apart
+        if a.emitted or b.emitted:
+            return  # too late: one of them already went out; keep them apart
         keep, gone = (a, b) if _tx_order(a.root) <= _tx_order(b.root) else (b, a)
         gone_id = gone.id
         keep.absorbed.append(gone_id)
@@ -236,7 +245,7 @@ class Correlator:
         keep.links.update(gone.links)
         for tx in gone.txs:
             keep.txs.append(tx)
-            self._group[id(tx)] = keep
+            self._group[tx.serial] = keep
         for mid, g in list(self._by_msgid.items()):
             if g is gone:
                 self._by_msgid[mid] = keep
@@ -255,14 +264,14 @@ class Correlator:
             return
         parent = self._known.get((phost, pqid))
         del self._expect[tx.queue_id]
-        if parent is not None and self._group.get(id(parent)) is not None:
+        if parent is not None and self._group.get(parent.serial) is not None:
             self._link(parent, tx, kind)
 
     def _close(self, tx: Transaction, state: str) -> None:
         if tx.state == "open":
             tx.state = state
             self._open.pop((tx.host, tx.queue_id), None)
-        group = self._group.get(id(tx))
+        group = self._group.get(tx.serial)
         if group is not None:
             group.dirty = True
             self._check_complete(group)
@@ -295,7 +304,7 @@ class Correlator:
                 self._forget_key(key, tx)
             if self._open.get(key) is tx:
                 del self._open[key]
-            self._group.pop(id(tx), None)
+            self._group.pop(tx.serial, None)
             if tx.message_id:
                 g = self._by_msgid.get(tx.message_id)
                 if g is group:
@@ -344,7 +353,7 @@ class Correlator:
         key = (tx.host, tx.queue_id)
         self._open.pop(key, None)
         self._forget_key(key, tx)
-        group = self._group.pop(id(tx), None)
+        group = self._group.pop(tx.serial, None)
         if group is not None and group.txs == [tx]:
             group.emitted = True
         elif group is not None:
@@ -411,7 +420,7 @@ class Correlator:
         mid = tx.message_id
         if not mid:
             return
-        group = self._group[id(tx)]
+        group = self._group[tx.serial]
         other = self._by_msgid.get(mid)
         if other is None or other.emitted:
             self._by_msgid[mid] = group
@@ -498,10 +507,10 @@ class Correlator:
             return
         for key in self._by_qid.get(child_qid, ()):
             other = self._known.get(key)
-            if other is not None and other.host != tx.host:
-                if len(child_qid) >= 12 or _same_message(tx, other):
-                    self._link(tx, other, "relay")
-                    return
+            trusted = other is not None and (len(child_qid) >= 12 or _same_message(tx, other))
+            if other is not None and other.host != tx.host and trusted:
+                self._link(tx, other, "relay")
+                return
         self._expect[child_qid] = (tx.host, tx.queue_id, "relay", None)
 
     def _on_expired(self, ev: Event) -> None:
@@ -788,6 +797,10 @@ def _resolve(
                     if r.status == "queued" and not kid.attempts and kind == "relay":
                         r.status = "delivered"  # handed on; the next hop has not logged yet
                 return sub
+    if status == "deferred" and tx.state == "requeued" and depth < _MAX_DEPTH:
+        for kid, kind in kids:
+            if kind == "requeue":
+                return _resolve(kid, addr, orig_address, children, complete, depth + 1, count)
     final = _final_status(last, tx, complete)
     return [
         Recipient(

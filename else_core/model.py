@@ -135,6 +135,7 @@ class Transaction:
     orig_client: str | None = None
     uid: int | None = None
     program: str = ""
+    serial: int = 0  # the correlator's handle; unique within one correlator's life
     # Life cycle: open -> removed | deleted | requeued; flags for what happened on the way.
     state: str = "open"
     held: bool = False

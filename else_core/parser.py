@@ -117,14 +117,14 @@ _SASL_FAIL = re.compile(
     re.S,
 )
 _DELIVERY = re.compile(
-    r"to=<(?P<to>.*?)>, (?:orig_to=<(?P<orig>.*?)>, )?relay=(?P<relay>.*?), "
+    r"to=<?(?P<to>.*?)>?, (?:orig_to=<?(?P<orig>.*?)>?, )?relay=(?P<relay>.*?), "
     r"(?:conn_use=(?P<cu>\d+), )?delay=(?P<delay>[\d.]+), delays=(?P<delays>[\d./]+), "
     r"dsn=(?P<dsn>[\d.]+), status=(?P<status>[\w-]+)(?: \((?P<resp>.*?)\)?)?\Z",
     re.S,
 )
 # Some delivery lines (qmgr, very old Postfix) lack delays=/dsn=.
 _DELIVERY_LOOSE = re.compile(
-    r"to=<(?P<to>.*?)>, (?:orig_to=<(?P<orig>.*?)>, )?relay=(?P<relay>[^,]*),"
+    r"to=<?(?P<to>.*?)>?, (?:orig_to=<?(?P<orig>.*?)>?, )?relay=(?P<relay>[^,]*),"
     r".*?status=(?P<status>[\w-]+)"
     r"(?: \((?P<resp>.*)\))?\Z",
     re.S,
@@ -642,6 +642,8 @@ _INFO_PREFIXES = (
     "lookup table",
     "NOQUEUE: client=",
     "the Postfix mail system is",
+    "bare <LF> received",
+    "virtual_dns_lookup:",
     "Postfix is running",
 )
 
@@ -711,7 +713,7 @@ def parse(line: LogLine) -> Event:
                 if ev is not None:
                     return ev
                 return Event(line, "other")
-    if text.startswith("to=<"):
+    if text.startswith("to="):
         ev = _delivery(line, qid, text) if qid is not None else None
         if ev is not None:
             return ev

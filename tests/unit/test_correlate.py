@@ -1,0 +1,369 @@
+"""Correlation: each case is a small, realistic log and the per-recipient outcome it means.
+
+The logs are written the way Postfix 3.x writes them; the expectations come from
+reading them as a mail administrator would, not from running the code.
+"""
+
+from __future__ import annotations
+
+import pickle
+from datetime import UTC
+
+import pytest
+
+from else_core.correlate import Correlator
+from else_core.envelope import ClassicClock, EnvelopeParser
+from else_core.model import Email, Reject
+from else_core.parser import parse
+
+
+def run(log: str, chunks: int = 1) -> list[Email | Reject]:
+    """Correlate ``log``; with ``chunks`` > 1, pickle and restore the state between chunks."""
+    env = EnvelopeParser(ClassicClock(2024, UTC))
+    lines = [ln.strip() for ln in log.strip().splitlines() if ln.strip()]
+    corr = Correlator()
+    out: list[Email | Reject] = []
+    step = max(1, len(lines) // chunks)
+    for i, raw in enumerate(lines, 1):
+        corr.feed(parse(env.split(raw, i)))
+        out.extend(corr.drain())
+        if chunks > 1 and i % step == 0:
+            corr = pickle.loads(pickle.dumps(corr))
+    out.extend(corr.finish())
+    return out
+
+
+def emails(out: list[Email | Reject]) -> list[Email]:
+    return [r for r in out if isinstance(r, Email)]
+
+
+def statuses(mail: Email) -> dict[str, str]:
+    return {r.address: r.status for r in mail.recipients}
+
+
+MIXED = """
+Jun  1 10:00:00 mx postfix/smtpd[100]: connect from c.example[192.0.2.1]
+Jun  1 10:00:01 mx postfix/smtpd[100]: A10001: client=c.example[192.0.2.1]
+Jun  1 10:00:01 mx postfix/cleanup[101]: A10001: message-id=<mixed@c.example>
+Jun  1 10:00:01 mx postfix/qmgr[102]: A10001: from=<s@c.example>, size=900, nrcpt=3 (queue active)
+Jun  1 10:00:01 mx postfix/smtpd[100]: disconnect from c.example[192.0.2.1] ehlo=1 mail=1 rcpt=3 data=1 quit=1 commands=7
+Jun  1 10:00:02 mx postfix/smtp[103]: A10001: to=<ok@r.example>, relay=mx.r.example[192.0.2.2]:25, delay=1, delays=0/0/0.5/0.5, dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as ZZZ1)
+Jun  1 10:00:02 mx postfix/smtp[103]: A10001: to=<later@r.example>, relay=mx.r.example[192.0.2.2]:25, delay=1, delays=0/0/0.5/0.5, dsn=4.2.0, status=deferred (host mx.r.example[192.0.2.2] said: 450 4.2.0 Greylisted (in reply to RCPT TO command))
+Jun  1 10:00:02 mx postfix/smtp[103]: A10001: to=<gone@r.example>, relay=mx.r.example[192.0.2.2]:25, delay=1, delays=0/0/0.5/0.5, dsn=5.1.1, status=bounced (host mx.r.example[192.0.2.2] said: 550 5.1.1 User unknown (in reply to RCPT TO command))
+Jun  1 10:00:02 mx postfix/cleanup[101]: B20002: message-id=<20240601100002.B20002@mx.example>
+Jun  1 10:00:02 mx postfix/bounce[104]: A10001: sender non-delivery notification: B20002
+Jun  1 10:00:02 mx postfix/qmgr[102]: B20002: from=<>, size=2000, nrcpt=1 (queue active)
+Jun  1 10:00:03 mx postfix/smtp[103]: B20002: to=<s@c.example>, relay=c.example[192.0.2.1]:25, delay=1, delays=0/0/0.5/0.5, dsn=2.0.0, status=sent (250 ok)
+Jun  1 10:00:03 mx postfix/qmgr[102]: B20002: removed
+"""
+
+DEFERRED_THEN_SENT = """
+Jun  1 10:00:01 mx postfix/pickup[1]: C30003: uid=1000 from=<u@mx.example>
+Jun  1 10:00:01 mx postfix/cleanup[2]: C30003: message-id=<retry@mx.example>
+Jun  1 10:00:01 mx postfix/qmgr[3]: C30003: from=<u@mx.example>, size=500, nrcpt=1 (queue active)
+Jun  1 10:00:02 mx postfix/smtp[4]: C30003: to=<r@r.example>, relay=none, delay=1, delays=0/0/1/0, dsn=4.4.1, status=deferred (connect to mx.r.example[192.0.2.2]:25: Connection refused)
+Jun  1 10:10:02 mx postfix/qmgr[3]: C30003: from=<u@mx.example>, size=500, nrcpt=1 (queue active)
+Jun  1 10:10:03 mx postfix/smtp[4]: C30003: to=<r@r.example>, relay=mx.r.example[192.0.2.2]:25, delay=602, delays=601/0/0.5/0.5, dsn=2.0.0, status=sent (250 2.0.0 Ok)
+Jun  1 10:10:03 mx postfix/qmgr[3]: C30003: removed
+"""
+
+EXPIRED = """
+Jun  1 10:00:01 mx postfix/pickup[1]: D40004: uid=1000 from=<u@mx.example>
+Jun  1 10:00:01 mx postfix/cleanup[2]: D40004: message-id=<exp@mx.example>
+Jun  1 10:00:01 mx postfix/qmgr[3]: D40004: from=<u@mx.example>, size=500, nrcpt=1 (queue active)
+Jun  1 10:00:02 mx postfix/smtp[4]: D40004: to=<r@r.example>, relay=none, delay=1, delays=0/0/1/0, dsn=4.4.1, status=deferred (connect to mx.r.example[192.0.2.2]:25: Connection refused)
+Jun  6 10:00:02 mx postfix/qmgr[3]: D40004: from=<u@mx.example>, status=expired, returned to sender
+Jun  6 10:00:02 mx postfix/cleanup[2]: E50005: message-id=<20240606100002.E50005@mx.example>
+Jun  6 10:00:02 mx postfix/bounce[5]: D40004: sender non-delivery notification: E50005
+Jun  6 10:00:02 mx postfix/qmgr[3]: D40004: removed
+Jun  6 10:00:02 mx postfix/qmgr[3]: E50005: from=<>, size=2500, nrcpt=1 (queue active)
+Jun  6 10:00:02 mx postfix/local[6]: E50005: to=<u@mx.example>, relay=local, delay=0.1, delays=0/0/0/0.1, dsn=2.0.0, status=sent (delivered to mailbox)
+Jun  6 10:00:02 mx postfix/qmgr[3]: E50005: removed
+"""
+
+FILTER_XFORWARD = """
+Jun  1 10:00:00 mx postfix/smtpd[10]: connect from c.example[192.0.2.1]
+Jun  1 10:00:01 mx postfix/smtpd[10]: 3pJjg82Vycz1JBJG: client=c.example[192.0.2.1]
+Jun  1 10:00:01 mx postfix/cleanup[11]: 3pJjg82Vycz1JBJG: message-id=<f@c.example>
+Jun  1 10:00:01 mx postfix/qmgr[12]: 3pJjg82Vycz1JBJG: from=<s@c.example>, size=800, nrcpt=2 (queue active)
+Jun  1 10:00:01 mx postfix/smtpd[10]: disconnect from c.example[192.0.2.1] ehlo=1 mail=1 rcpt=2 data=1 quit=1 commands=6
+Jun  1 10:00:02 mx postfix/smtpd[20]: connect from localhost[127.0.0.1]
+Jun  1 10:00:02 mx postfix/smtpd[20]: 3pJjgB6dpKz1JBPW: client=localhost[127.0.0.1], orig_queue_id=3pJjg82Vycz1JBJG, orig_client=c.example[192.0.2.1]
+Jun  1 10:00:02 mx postfix/cleanup[11]: 3pJjgB6dpKz1JBPW: message-id=<f@c.example>
+Jun  1 10:00:02 mx postfix/qmgr[12]: 3pJjgB6dpKz1JBPW: from=<s@c.example>, size=1200, nrcpt=2 (queue active)
+Jun  1 10:00:02 mx amavis[30]: (00030-01) Passed CLEAN {RelayedInbound}, [192.0.2.1]:4711 <s@c.example> -> <a@mx.example>,<b@mx.example>, Queue-ID: 3pJjg82Vycz1JBJG, Message-ID: <f@c.example>, mail_id: x, Hits: -1, size: 800, queued_as: 3pJjgB6dpKz1JBPW, 100 ms
+Jun  1 10:00:02 mx postfix/smtp[13]: 3pJjg82Vycz1JBJG: to=<a@mx.example>, relay=127.0.0.1[127.0.0.1]:10024, delay=1, delays=0/0/0/1, dsn=2.0.0, status=sent (250 2.0.0 from MTA(smtp:[127.0.0.1]:10025): 250 2.0.0 Ok: queued as 3pJjgB6dpKz1JBPW)
+Jun  1 10:00:02 mx postfix/smtp[13]: 3pJjg82Vycz1JBJG: to=<b@mx.example>, relay=127.0.0.1[127.0.0.1]:10024, delay=1, delays=0/0/0/1, dsn=2.0.0, status=sent (250 2.0.0 from MTA(smtp:[127.0.0.1]:10025): 250 2.0.0 Ok: queued as 3pJjgB6dpKz1JBPW)
+Jun  1 10:00:02 mx postfix/qmgr[12]: 3pJjg82Vycz1JBJG: removed
+Jun  1 10:00:02 mx postfix/smtpd[20]: disconnect from localhost[127.0.0.1] ehlo=1 mail=1 rcpt=2 data=1 quit=1 commands=6
+Jun  1 10:00:03 mx postfix/lmtp[14]: 3pJjgB6dpKz1JBPW: to=<a@mx.example>, relay=mx.example[private/dovecot-lmtp], delay=1, delays=0/0/0/1, dsn=2.0.0, status=sent (250 2.0.0 <a@mx.example> x Saved)
+Jun  1 10:00:03 mx postfix/lmtp[14]: 3pJjgB6dpKz1JBPW: to=<b@mx.example>, relay=mx.example[private/dovecot-lmtp], delay=1, delays=0/0/0/1, dsn=5.2.2, status=bounced (host mx.example[private/dovecot-lmtp] said: 552 5.2.2 <b@mx.example> Quota exceeded (in reply to end of DATA command))
+Jun  1 10:00:03 mx postfix/qmgr[12]: 3pJjgB6dpKz1JBPW: removed
+"""
+
+# Without XFORWARD the only link is the filter's "queued as" reply (and the Message-ID).
+FILTER_PLAIN = "\n".join(
+    ln.replace(", orig_queue_id=3pJjg82Vycz1JBJG, orig_client=c.example[192.0.2.1]", "")
+    for ln in FILTER_XFORWARD.splitlines()
+    if "amavis" not in ln
+)
+
+FORWARD = """
+Jun  1 10:00:01 mx postfix/smtpd[10]: F60006: client=c.example[192.0.2.1]
+Jun  1 10:00:01 mx postfix/cleanup[11]: F60006: message-id=<fw@c.example>
+Jun  1 10:00:01 mx postfix/qmgr[12]: F60006: from=<s@c.example>, size=700, nrcpt=1 (queue active)
+Jun  1 10:00:02 mx postfix/cleanup[11]: A70007: message-id=<fw@c.example>
+Jun  1 10:00:02 mx postfix/local[13]: F60006: to=<team@mx.example>, relay=local, delay=1, delays=0/0/0/1, dsn=2.0.0, status=sent (forwarded as A70007)
+Jun  1 10:00:02 mx postfix/qmgr[12]: A70007: from=<s@c.example>, size=900, nrcpt=2 (queue active)
+Jun  1 10:00:02 mx postfix/qmgr[12]: F60006: removed
+Jun  1 10:00:03 mx postfix/smtp[14]: A70007: to=<x@far.example>, orig_to=<team@mx.example>, relay=mx.far.example[192.0.2.9]:25, delay=1, delays=0/0/0.5/0.5, dsn=2.0.0, status=sent (250 ok)
+Jun  1 10:00:03 mx postfix/smtp[14]: A70007: to=<y@far.example>, orig_to=<team@mx.example>, relay=mx.far.example[192.0.2.9]:25, delay=1, delays=0/0/0.5/0.5, dsn=4.2.2, status=deferred (host mx.far.example[192.0.2.9] said: 452 4.2.2 Mailbox full (in reply to RCPT TO command))
+"""
+
+REUSE = """
+Jun  1 10:00:01 mx postfix/pickup[1]: B10001: uid=0 from=<root>
+Jun  1 10:00:01 mx postfix/cleanup[2]: B10001: message-id=<one@mx.example>
+Jun  1 10:00:01 mx postfix/qmgr[3]: B10001: from=<root@mx.example>, size=300, nrcpt=1 (queue active)
+Jun  1 10:00:01 mx postfix/local[4]: B10001: to=<root@mx.example>, relay=local, delay=0.1, delays=0/0/0/0.1, dsn=2.0.0, status=sent (delivered to mailbox)
+Jun  1 10:00:01 mx postfix/qmgr[3]: B10001: removed
+Jun  1 12:00:01 mx postfix/pickup[1]: B10001: uid=0 from=<root>
+Jun  1 12:00:01 mx postfix/cleanup[2]: B10001: message-id=<two@mx.example>
+Jun  1 12:00:01 mx postfix/qmgr[3]: B10001: from=<root@mx.example>, size=400, nrcpt=1 (queue active)
+Jun  1 12:00:02 mx postfix/smtp[5]: B10001: to=<r@r.example>, relay=mx.r.example[192.0.2.2]:25, delay=1, delays=0/0/0.5/0.5, dsn=5.7.1, status=bounced (host said 554)
+Jun  1 12:00:02 mx postfix/qmgr[3]: B10001: removed
+"""
+
+HOLD_RELEASE = """
+Jun  1 10:00:01 mx postfix/smtpd[10]: C10001: client=c.example[192.0.2.1]
+Jun  1 10:00:01 mx postfix/smtpd[10]: C10001: hold: RCPT from c.example[192.0.2.1]: <s@c.example>: Sender address triggers HOLD action; from=<s@c.example> to=<r@mx.example> proto=ESMTP helo=<c.example>
+Jun  1 10:00:01 mx postfix/cleanup[11]: C10001: message-id=<held@c.example>
+"""
+RELEASED = (
+    HOLD_RELEASE
+    + """
+Jun  1 11:00:01 mx postfix/postsuper[20]: C10001: released from hold
+Jun  1 11:00:02 mx postfix/qmgr[12]: C10001: from=<s@c.example>, size=600, nrcpt=1 (queue active)
+Jun  1 11:00:02 mx postfix/local[13]: C10001: to=<r@mx.example>, relay=local, delay=3601, delays=3600/0/0/1, dsn=2.0.0, status=sent (delivered to mailbox)
+Jun  1 11:00:02 mx postfix/qmgr[12]: C10001: removed
+"""
+)
+DELETED = (
+    HOLD_RELEASE
+    + """
+Jun  1 11:00:01 mx postfix/postsuper[20]: C10001: removed
+Jun  1 11:00:01 mx postfix/postsuper[20]: Deleted: 1 message
+"""
+)
+
+REQUEUE = """
+Jun  1 10:00:01 mx postfix/pickup[1]: D10001: uid=1000 from=<u@mx.example>
+Jun  1 10:00:01 mx postfix/cleanup[2]: D10001: message-id=<rq@mx.example>
+Jun  1 10:00:01 mx postfix/qmgr[3]: D10001: from=<u@mx.example>, size=500, nrcpt=1 (queue active)
+Jun  1 10:00:02 mx postfix/smtp[4]: D10001: to=<r@r.example>, relay=none, delay=1, delays=0/0/1/0, dsn=4.4.1, status=deferred (connect to mx.r.example[192.0.2.2]:25: Connection refused)
+Jun  1 10:05:00 mx postfix/postsuper[5]: D10001: requeued
+Jun  1 10:05:00 mx postfix/postsuper[5]: Requeued: 1 message
+Jun  1 10:05:01 mx postfix/pickup[1]: D20002: uid=0 from=<u@mx.example> orig_id=D10001
+Jun  1 10:05:01 mx postfix/cleanup[2]: D20002: message-id=<rq@mx.example>
+Jun  1 10:05:01 mx postfix/qmgr[3]: D20002: from=<u@mx.example>, size=520, nrcpt=1 (queue active)
+Jun  1 10:05:02 mx postfix/smtp[4]: D20002: to=<r@r.example>, relay=mx.r.example[192.0.2.2]:25, delay=1, delays=0/0/0.5/0.5, dsn=2.0.0, status=sent (250 ok)
+Jun  1 10:05:02 mx postfix/qmgr[3]: D20002: removed
+"""
+
+NO_MESSAGE_ID = """
+Jun  1 10:00:01 mx postfix/pickup[1]: E10001: uid=1000 from=<u@mx.example>
+Jun  1 10:00:01 mx postfix/cleanup[2]: E10001: message-id=<>
+Jun  1 10:00:01 mx postfix/qmgr[3]: E10001: from=<u@mx.example>, size=100, nrcpt=1 (queue active)
+Jun  1 10:00:01 mx postfix/local[4]: E10001: to=<v@mx.example>, relay=local, delay=0.1, delays=0/0/0/0.1, dsn=2.0.0, status=sent (delivered to mailbox)
+Jun  1 10:00:01 mx postfix/qmgr[3]: E10001: removed
+Jun  1 10:00:05 mx postfix/pickup[1]: E20002: uid=1000 from=<u@mx.example>
+Jun  1 10:00:05 mx postfix/cleanup[2]: E20002: message-id=<>
+Jun  1 10:00:05 mx postfix/qmgr[3]: E20002: from=<u@mx.example>, size=100, nrcpt=1 (queue active)
+Jun  1 10:00:05 mx postfix/local[4]: E20002: to=<w@mx.example>, relay=local, delay=0.1, delays=0/0/0/0.1, dsn=2.0.0, status=sent (delivered to mailbox)
+Jun  1 10:00:05 mx postfix/qmgr[3]: E20002: removed
+"""
+
+HEADER_REJECT = """
+Jun  1 10:00:00 mx postfix/smtpd[10]: connect from c.example[192.0.2.1]
+Jun  1 10:00:01 mx postfix/smtpd[10]: F10001: client=c.example[192.0.2.1]
+Jun  1 10:00:01 mx postfix/cleanup[11]: F10001: reject: header Subject: BUY NOW from c.example[192.0.2.1]; from=<s@c.example> to=<r@mx.example> proto=ESMTP helo=<c.example>: 5.7.1 message content rejected
+Jun  1 10:00:01 mx postfix/smtpd[10]: disconnect from c.example[192.0.2.1] ehlo=1 mail=1 rcpt=1 data=0/1 quit=1 commands=4/5
+"""
+
+RCPT_REJECT_PARTIAL = """
+Jun  1 10:00:00 mx postfix/smtpd[10]: connect from c.example[192.0.2.1]
+Jun  1 10:00:01 mx postfix/smtpd[10]: F20002: client=c.example[192.0.2.1]
+Jun  1 10:00:01 mx postfix/smtpd[10]: F20002: reject: RCPT from c.example[192.0.2.1]: 550 5.1.1 <no@mx.example>: Recipient address rejected: User unknown in local recipient table; from=<s@c.example> to=<no@mx.example> proto=ESMTP helo=<c.example>
+Jun  1 10:00:01 mx postfix/cleanup[11]: F20002: message-id=<partial@c.example>
+Jun  1 10:00:01 mx postfix/qmgr[12]: F20002: from=<s@c.example>, size=600, nrcpt=1 (queue active)
+Jun  1 10:00:01 mx postfix/smtpd[10]: disconnect from c.example[192.0.2.1] ehlo=1 mail=1 rcpt=1/2 data=1 quit=1 commands=5/6
+Jun  1 10:00:02 mx postfix/local[13]: F20002: to=<yes@mx.example>, relay=local, delay=1, delays=0/0/0/1, dsn=2.0.0, status=sent (delivered to mailbox)
+Jun  1 10:00:02 mx postfix/qmgr[12]: F20002: removed
+"""
+
+DISCARD = """
+Jun  1 10:00:01 mx postfix/smtpd[10]: 9C10001: client=c.example[192.0.2.1]
+Jun  1 10:00:01 mx postfix/smtpd[10]: 9C10001: discard: RCPT from c.example[192.0.2.1]: <bin@mx.example>: Recipient address triggers DISCARD action; from=<s@c.example> to=<bin@mx.example> proto=ESMTP helo=<c.example>
+Jun  1 10:00:01 mx postfix/cleanup[11]: 9C10001: message-id=<disc@c.example>
+Jun  1 10:00:01 mx postfix/qmgr[12]: 9C10001: from=<s@c.example>, size=600, nrcpt=1 (queue active)
+Jun  1 10:00:01 mx postfix/qmgr[12]: 9C10001: removed
+"""
+
+ABANDONED = """
+Jun  1 10:00:00 mx postfix/smtpd[10]: connect from c.example[192.0.2.1]
+Jun  1 10:00:01 mx postfix/smtpd[10]: 9D10001: client=c.example[192.0.2.1]
+Jun  1 10:00:05 mx postfix/smtpd[10]: lost connection after DATA from c.example[192.0.2.1]
+Jun  1 10:00:05 mx postfix/smtpd[10]: disconnect from c.example[192.0.2.1] ehlo=1 mail=1 rcpt=1 data=0/1 commands=3/4
+"""
+
+
+@pytest.mark.parametrize(
+    ("log", "expected"),
+    [
+        (
+            MIXED,
+            {
+                "ok@r.example": "delivered",
+                "later@r.example": "deferred",
+                "gone@r.example": "bounced",
+            },
+        ),
+        (DEFERRED_THEN_SENT, {"r@r.example": "delivered"}),
+        (EXPIRED, {"r@r.example": "expired"}),
+        (FILTER_XFORWARD, {"a@mx.example": "delivered", "b@mx.example": "bounced"}),
+        (FILTER_PLAIN, {"a@mx.example": "delivered", "b@mx.example": "bounced"}),
+        (FORWARD, {"x@far.example": "delivered", "y@far.example": "deferred"}),
+        (RELEASED, {"r@mx.example": "delivered"}),
+        (DELETED, {"r@mx.example": "deleted"}),
+        (HOLD_RELEASE, {"r@mx.example": "held"}),
+        (REQUEUE, {"r@r.example": "delivered"}),
+        (HEADER_REJECT, {"r@mx.example": "rejected"}),
+        (RCPT_REJECT_PARTIAL, {"yes@mx.example": "delivered", "no@mx.example": "rejected"}),
+        (DISCARD, {"bin@mx.example": "discarded"}),
+    ],
+    ids=[
+        "multi-recipient-mixed",
+        "deferred-then-sent",
+        "expired",
+        "content-filter-xforward",
+        "content-filter-queued-as-only",
+        "alias-forward",
+        "hold-then-release",
+        "hold-then-delete",
+        "still-held",
+        "postsuper-requeue",
+        "header-check-reject",
+        "one-recipient-rejected",
+        "discard",
+    ],
+)
+def test_one_email_with_final_status_per_recipient(log: str, expected: dict[str, str]) -> None:
+    mails = emails(run(log))
+    assert len(mails) == 1, [m.to_dict() for m in mails]
+    assert statuses(mails[0]) == expected
+
+
+@pytest.mark.parametrize(
+    ("log", "origins"),
+    [
+        (MIXED, ["smtpd", "bounce"]),
+        (EXPIRED, ["pickup", "bounce"]),
+        (FILTER_XFORWARD, ["smtpd", "filter"]),
+        (FILTER_PLAIN, ["smtpd", "filter"]),
+        (FORWARD, ["smtpd", "forward"]),
+        (REQUEUE, ["pickup", "requeue"]),
+    ],
+    ids=["ndr", "expiry-ndr", "filter-xforward", "filter-plain", "forward", "requeue"],
+)
+def test_hops_are_linked_to_their_parent(log: str, origins: list[str]) -> None:
+    (mail,) = emails(run(log))
+    assert [t.origin for t in mail.transactions] == origins
+    first = mail.transactions[0]
+    assert all(t.parent == first.queue_id for t in mail.transactions[1:])
+
+
+def test_forwarded_recipients_keep_the_address_the_sender_used() -> None:
+    (mail,) = emails(run(FORWARD))
+    assert {r.orig_address for r in mail.recipients} == {"team@mx.example"}
+
+
+def test_attempts_count_every_try() -> None:
+    (mail,) = emails(run(DEFERRED_THEN_SENT))
+    assert mail.recipients[0].attempts == 2
+
+
+def test_reused_queue_id_makes_two_emails() -> None:
+    mails = emails(run(REUSE))
+    assert [m.message_id for m in mails] == ["one@mx.example", "two@mx.example"]
+    assert [statuses(m) for m in mails] == [
+        {"root@mx.example": "delivered"},
+        {"r@r.example": "bounced"},
+    ]
+    assert mails[0].id != mails[1].id
+
+
+def test_missing_message_id_never_joins_unrelated_mail() -> None:
+    mails = emails(run(NO_MESSAGE_ID))
+    assert len(mails) == 2
+    assert {m.message_id for m in mails} == {None}
+
+
+def test_noqueue_rejects_are_their_own_records() -> None:
+    log = """
+Jun  1 10:00:00 mx postfix/smtpd[10]: connect from c.example[192.0.2.1]
+Jun  1 10:00:01 mx postfix/smtpd[10]: NOQUEUE: reject: RCPT from c.example[192.0.2.1]: 554 5.7.1 <x@else.example>: Relay access denied; from=<s@c.example> to=<x@else.example> proto=ESMTP helo=<c.example>
+Jun  1 10:00:01 mx postfix/postscreen[9]: NOQUEUE: reject: RCPT from [192.0.2.5]:4711: 550 5.7.1 Service unavailable; client [192.0.2.5] blocked using zen.spamhaus.org; from=<a@b.c>, to=<r@mx.example>, proto=ESMTP, helo=<b.c>
+Jun  1 10:00:02 mx postfix/smtpd[10]: disconnect from c.example[192.0.2.1] ehlo=1 mail=1 rcpt=0/1 quit=1 commands=3/4
+"""
+    out = run(log)
+    rejects = [r for r in out if isinstance(r, Reject)]
+    assert [(r.daemon, r.recipient, r.code, r.client_ip) for r in rejects] == [
+        ("smtpd", "x@else.example", "554", "192.0.2.1"),
+        ("postscreen", "r@mx.example", "550", "192.0.2.5"),
+    ]
+    assert emails(out) == []
+
+
+def test_abandoned_transaction_is_dropped_not_left_open() -> None:
+    corr = Correlator()
+    env = EnvelopeParser(ClassicClock(2024, UTC))
+    for i, raw in enumerate(ABANDONED.strip().splitlines(), 1):
+        corr.feed(parse(env.split(raw, i)))
+    assert corr.open_transactions == 0
+    assert emails(corr.finish()) == []
+
+
+def test_finished_email_is_emitted_before_the_end_of_input() -> None:
+    env = EnvelopeParser(ClassicClock(2024, UTC))
+    corr = Correlator(linger=30)
+    lines = DEFERRED_THEN_SENT.strip().splitlines()
+    later = "Jun  1 11:00:00 mx postfix/smtpd[77]: connect from c.example[192.0.2.1]"
+    for i, raw in enumerate([*lines, later], 1):
+        corr.feed(parse(env.split(raw, i)))
+    early = emails(corr.drain())
+    assert [m.message_id for m in early] == ["retry@mx.example"]
+    assert corr.open_transactions == 0
+
+
+def test_open_email_has_a_provisional_status_until_it_ends() -> None:
+    env = EnvelopeParser(ClassicClock(2024, UTC))
+    corr = Correlator()
+    for i, raw in enumerate(DEFERRED_THEN_SENT.strip().splitlines()[:4], 1):
+        corr.feed(parse(env.split(raw, i)))
+    (snap,) = corr.open_snapshots()
+    assert not snap.complete
+    assert statuses(snap) == {"r@r.example": "deferred"}
+    assert corr.open_snapshots() == []  # nothing changed since
+
+
+def test_duplicated_lines_do_not_duplicate_attempts() -> None:
+    lines = DEFERRED_THEN_SENT.strip().splitlines()
+    doubled = "\n".join(ln for line in lines for ln in (line, line))
+    (mail,) = emails(run(doubled))
+    assert mail.recipients[0].attempts == 2
+
+
+@pytest.mark.parametrize("log", [MIXED, FILTER_XFORWARD, FORWARD, REQUEUE, EXPIRED], ids=str)
+def test_checkpointed_state_gives_the_same_result(log: str) -> None:
+    whole = [r.to_dict() for r in run(log)]
+    pieces = [r.to_dict() for r in run(log, chunks=3)]
+    assert pieces == whole
