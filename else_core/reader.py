@@ -70,8 +70,8 @@ def _guess_year(path: str, tz: tzinfo) -> int:
     """The year of a classic-stamped file's first line, from the file's mtime."""
     if path == "-":
         return datetime.now(tz).year
-    reference = datetime.fromtimestamp(os.stat(path).st_mtime, tz)
     with open_text(path) as fh:
+        reference = datetime.fromtimestamp(os.stat(path).st_mtime, tz)
         for i, raw in enumerate(fh):
             if i >= _PEEK_LINES:
                 break
