@@ -1,0 +1,131 @@
+"""The ground truth is true: the real Postfix and its peers did what the workload expects.
+
+These checks read only what the peers saw (the sink, the filters, the mailbox files) and
+what postsuper answered, never ELSE, so a disagreement in the ELSE tests is ELSE's, not
+the workload's.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.support.postfix_workload import (
+    HOSTNAME,
+    expected_ndrs,
+    expected_status,
+    final_address,
+    workload,
+)
+
+VARIANTS = ("short-ids", "long-ids")
+NAMES = [m.name for m in workload()]
+
+pytestmark = [pytest.mark.root, pytest.mark.postfix]
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_peers_saw_each_recipient_end_as_expected(ground_truth, variant, name):
+    wl = ground_truth[variant]
+    m = wl.message(name)
+    for r in m.recipients:
+        want = expected_status(m, r)
+        final = final_address(r)
+        got = wl.sink.delivered_to(final)
+        replies = wl.sink.replies.get(final.lower(), [])
+        about = f"{name}: {r} (expected {want}); sink replies {replies}"
+        if want == "delivered":
+            assert len(got) == 1, about
+            header = f"<{m.message_id}>" if m.message_id else None
+            assert got[0].message_id == header, about
+        else:
+            assert got == [], about
+        if want == "bounced":
+            assert replies and replies[-1].startswith("550"), about
+        elif want in ("expired", "deferred") or m.op in ("hold", "delete"):
+            # postsuper took held and deleted mail after its first deferral.
+            assert replies and all(x.startswith("451") for x in replies), about
+        elif want == "held":  # HOLD by the access map: never tried
+            assert replies == [], about
+        elif want == "rejected":
+            assert m.refused[r][0] == 554, about
+            assert replies == [], about
+        elif want == "discarded":
+            assert replies == [], about
+        if want == "expired":
+            assert len(replies) >= 2, f"{about}: expired without a retry"
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_sender_got_one_bounce_per_failed_queue_file(ground_truth, variant, name):
+    wl = ground_truth[variant]
+    m = wl.message(name)
+    assert len(wl.ndrs_received(m.sender)) == expected_ndrs(m)
+
+
+@pytest.mark.parametrize(("name", "xforward"), [("filter-xforward", True), ("filter-plain", False)])
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_content_filter_reinjected_the_message(ground_truth, variant, name, xforward):
+    wl = ground_truth[variant]
+    m = wl.message(name)
+    seen = [e for e in wl.filters[m.filter].envelopes() if e.mail_from == m.sender]
+    assert len(seen) == 1
+    assert sorted(seen[0].rcpt_to) == sorted(m.recipients)
+    assert m.filter_queue_id and m.filter_queue_id != m.queue_id
+    ident = [x for x in seen[0].xforward if f"IDENT={m.queue_id}" in x]
+    assert bool(ident) is xforward
+
+
+@pytest.mark.parametrize(
+    ("op", "says"),
+    [
+        ("hold", "placed on hold"),
+        ("release:hold", "placed on hold"),
+        ("release", "released from hold"),
+        ("delete", "removed"),
+        ("requeue", "requeued"),
+    ],
+)
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_postsuper_did_each_operation(ground_truth, variant, op, says):
+    wl = ground_truth[variant]
+    qid = wl.message(op.split(":")[0]).queue_id
+    assert f"{qid}: {says}" in wl.ops_output[op]
+
+
+@pytest.mark.parametrize(
+    ("variant", "form"),
+    [
+        ("short-ids", r"[0-9A-F]{6,}"),
+        # Long IDs: >=6 base-52 digits of seconds, 4 of microseconds, 'z', the inode; the
+        # digits are 0-9 and the consonants of both cases, lower-case z included.
+        (
+            "long-ids",
+            r"[0-9B-DF-HJ-NP-TV-Zb-df-hj-np-tv-z]{10,}z[0-9B-DF-HJ-NP-TV-Zb-df-hj-np-tv-z]+",
+        ),
+    ],
+)
+def test_queue_ids_have_the_configured_form(ground_truth, variant, form):
+    wl = ground_truth[variant]
+    ids = [m.queue_id for m in wl.messages if m.queue_id]
+    assert ids and all(re.fullmatch(form, q) for q in ids), ids
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_postfix_only_talked_to_loopback(ground_truth, variant):
+    relays = set(re.findall(r", relay=([^,]+),", ground_truth[variant].log_text()))
+    others = {r for r in relays if r not in ("local", "none") and "[127.0.0.1]" not in r}
+    assert relays and not others
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_log_is_complete_and_warning_free(ground_truth, variant):
+    text = ground_truth[variant].log_text()
+    assert "stopping the Postfix mail system" in text
+    problems = [ln for ln in text.splitlines() if re.search(r": (warning|error|fatal|panic): ", ln)]
+    assert problems == []
+    assert f"configuration {ground_truth[variant].postfix.config_dir}" in text
+    assert HOSTNAME.split(".")[0] in text.split()[3]

@@ -1,0 +1,338 @@
+"""A private, throwaway Postfix instance in a temp dir, bound to 127.0.0.1 only.
+
+It is Debian's real Postfix (``postfix -c DIR``) with its own config, queue and data
+directories and its own log file (``maillog_file`` through postlogd, so no syslog is
+involved). Everything it sends goes to scripted peers on 127.0.0.1 (the relayhost and the
+content filters); DNS is off. Timers are cut to seconds so deferral, retry and expiry all
+happen within a test. Waiting is done by polling the queue (``postqueue -j``) and the log,
+never by long sleeps.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import smtplib
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+#: Daemons the instance runs; no chroot (the temp dir has no /etc copies), no TLS.
+_MASTER_SERVICES = """\
+pickup    unix  n       -       n       1       1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+proxywrite unix -       -       n       -       1       proxymap
+smtp      unix  -       -       n       -       -       smtp
+relay     unix  -       -       n       -       -       smtp
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+local     unix  -       n       n       -       -       local
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+filter    unix  -       -       n       -       4       smtp
+    -o smtp_send_xforward_command=yes
+    -o disable_mime_output_conversion=yes
+"""
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nobody listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(predicate: Callable[[], T], timeout: float, what: str, interval: float = 0.2) -> T:
+    """Poll ``predicate`` until it is truthy; after ``timeout`` seconds, fail naming ``what``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(interval)
+
+
+@dataclass
+class PostfixInstance:
+    """One Postfix in ``root``; call :meth:`start` / :meth:`stop` (also a context manager).
+
+    ``relay_port`` is the sink every non-local address goes to; ``filter_ports`` are the
+    content filters a ``FILTER filter:[127.0.0.1]:PORT`` access-map action hands mail to;
+    ``reinject_port`` is the second smtpd the filters re-inject into (XFORWARD allowed).
+    ``recipient_access`` maps a recipient to an access action (REJECT, DISCARD, HOLD, FILTER
+    ...); ``aliases`` is the local alias table.
+    """
+
+    root: Path
+    relay_port: int
+    hostname: str = "pfx.test"
+    long_queue_ids: bool = False
+    queue_lifetime: int = 15
+    recipient_access: dict[str, str] = field(default_factory=dict)
+    aliases: dict[str, str] = field(default_factory=dict)
+    smtpd_port: int = field(default_factory=free_port)
+    reinject_port: int = field(default_factory=free_port)
+    master_pid: int | None = None
+
+    @property
+    def config_dir(self) -> Path:
+        return self.root / "etc"
+
+    @property
+    def queue_dir(self) -> Path:
+        return self.root / "spool"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def mail_dir(self) -> Path:
+        """Where local file deliveries (aliases to ``/path``) land."""
+        return self.root / "mail"
+
+    @property
+    def maillog(self) -> Path:
+        return self.root / "maillog"
+
+    # -- configuration ----------------------------------------------------------------------
+    def write_config(self) -> None:
+        for d in (self.config_dir, self.queue_dir, self.data_dir, self.mail_dir):
+            d.mkdir(parents=True, exist_ok=True)
+        self.root.chmod(0o755)
+        shutil.chown(self.data_dir, "postfix")
+        # local(8) writes alias file deliveries as default_privs (nobody).
+        self.mail_dir.chmod(0o1777)
+        self.maillog.touch()
+        (self.config_dir / "recipient_access").write_text(
+            "".join(f"{k} {v}\n" for k, v in self.recipient_access.items())
+        )
+        (self.config_dir / "aliases").write_text(
+            f"postmaster {self.mail_dir}/postmaster\n"
+            + "".join(f"{k} {v}\n" for k, v in self.aliases.items())
+        )
+        main = {
+            "compatibility_level": "3.6",
+            "queue_directory": str(self.queue_dir),
+            "data_directory": str(self.data_dir),
+            "mail_owner": "postfix",
+            "setgid_group": "postdrop",
+            "myhostname": self.hostname,
+            "mydomain": self.hostname.partition(".")[2] or self.hostname,
+            "myorigin": "$myhostname",
+            "mydestination": "$myhostname",
+            "inet_interfaces": "127.0.0.1",
+            "inet_protocols": "ipv4",
+            "mynetworks": "127.0.0.0/8",
+            "maillog_file": str(self.maillog),
+            "maillog_file_prefixes": str(self.root),
+            # Every non-local address goes to the sink on loopback; no DNS, ever.
+            "relayhost": f"[127.0.0.1]:{self.relay_port}",
+            "smtp_host_lookup": "native",
+            "smtp_dns_support_level": "disabled",
+            "lmtp_host_lookup": "native",
+            "alias_maps": f"texthash:{self.config_dir}/aliases",
+            "alias_database": "",
+            "local_recipient_maps": "$alias_maps",
+            "allow_mail_to_files": "alias",
+            "default_privs": "nobody",
+            "biff": "no",
+            "smtpd_relay_restrictions": "permit_mynetworks, reject_unauth_destination",
+            "smtpd_recipient_restrictions": (
+                f"check_recipient_access texthash:{self.config_dir}/recipient_access, "
+                "permit_mynetworks, reject_unauth_destination"
+            ),
+            # Do not add Message-ID/Date to what SMTP clients send: the test decides.
+            "local_header_rewrite_clients": "",
+            "enable_long_queue_ids": "yes" if self.long_queue_ids else "no",
+            "queue_run_delay": "1s",
+            "minimal_backoff_time": "1s",
+            "maximal_backoff_time": "2s",
+            "maximal_queue_lifetime": f"{self.queue_lifetime}s",
+            "bounce_queue_lifetime": f"{self.queue_lifetime}s",
+            "delay_warning_time": "0h",
+            "smtp_connect_timeout": "5s",
+            "smtp_connection_cache_on_demand": "no",
+            "smtpd_client_connection_rate_limit": "0",
+        }
+        (self.config_dir / "main.cf").write_text("".join(f"{k} = {v}\n" for k, v in main.items()))
+        smtpd = f"127.0.0.1:{self.smtpd_port} inet n - n - - smtpd\n"
+        reinject = (
+            f"127.0.0.1:{self.reinject_port} inet n - n - - smtpd\n"
+            "    -o smtpd_recipient_restrictions=permit_mynetworks,reject\n"
+            "    -o smtpd_authorized_xforward_hosts=127.0.0.0/8\n"
+        )
+        (self.config_dir / "master.cf").write_text(smtpd + reinject + _MASTER_SERVICES)
+
+    # -- life cycle ---------------------------------------------------------------------------
+    def postfix(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["postfix", "-c", str(self.config_dir), *args],
+            capture_output=True,
+            text=True,
+            check=check,
+            timeout=60,
+        )
+
+    def start(self) -> PostfixInstance:
+        self.write_config()
+        self.postfix("check")
+        self.postfix("start")
+        pid_file = self.queue_dir / "pid" / "master.pid"
+        wait_until(lambda: pid_file.exists() and pid_file.read_text().strip(), 20, "master.pid")
+        self.master_pid = int(pid_file.read_text().split()[0])
+        # Wait for the listeners without connecting (a probe would log a session of its own).
+        for port in (self.smtpd_port, self.reinject_port):
+            wait_until(lambda p=port: _listening(p), 20, f"a listener on 127.0.0.1:{port}")
+        return self
+
+    def stop(self) -> None:
+        """``postfix stop``; if the master outlives it, end it (and only it) by its PID."""
+        if self.master_pid is None:
+            return
+        self.postfix("stop", check=False)
+        try:
+            wait_until(lambda: not _alive(self.master_pid), 15, "the master to exit")
+        except TimeoutError:
+            os.kill(self.master_pid, signal.SIGKILL)
+        self.master_pid = None
+
+    def __enter__(self) -> PostfixInstance:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- driving it ---------------------------------------------------------------------------
+    def smtp(self) -> smtplib.SMTP:
+        return smtplib.SMTP("127.0.0.1", self.smtpd_port, "client.test", timeout=30)
+
+    def sendmail(self, sender: str, recipients: Iterable[str], message: bytes) -> None:
+        """Local submission through ``sendmail -C DIR`` (postdrop -> maildrop -> pickup)."""
+        subprocess.run(
+            ["sendmail", "-C", str(self.config_dir), "-f", sender, "-i", "--", *recipients],
+            input=message,
+            check=True,
+            timeout=30,
+        )
+
+    def postsuper(self, *args: str) -> str:
+        res = subprocess.run(
+            ["postsuper", "-c", str(self.config_dir), *args],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=30,
+        )
+        return res.stdout + res.stderr
+
+    def flush(self) -> None:
+        subprocess.run(["postqueue", "-c", str(self.config_dir), "-f"], check=True, timeout=30)
+
+    def queue(self) -> list[dict[str, Any]]:
+        """The queue as ``postqueue -j`` reports it (one dict per message)."""
+        res = subprocess.run(
+            ["postqueue", "-c", str(self.config_dir), "-j"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=30,
+        )
+        return [json.loads(line) for line in res.stdout.splitlines() if line.strip()]
+
+    def log(self) -> str:
+        return self.maillog.read_text(errors="replace")
+
+    def wait_log(self, pattern: str, timeout: float = 30, count: int = 1) -> list[re.Match[str]]:
+        """Wait until ``pattern`` (a multiline regex) matches ``count`` times in the log."""
+        rx = re.compile(pattern, re.MULTILINE)
+
+        def found() -> list[re.Match[str]]:
+            hits = list(rx.finditer(self.log()))
+            return hits if len(hits) >= count else []
+
+        return wait_until(found, timeout, f"{count} x /{pattern}/ in {self.maillog}")
+
+    def wait_queue(
+        self, predicate: Callable[[list[dict[str, Any]]], Any], timeout: float, what: str
+    ) -> list[dict[str, Any]]:
+        def check() -> list[dict[str, Any]] | None:
+            q = self.queue()
+            return (q or [{}]) if predicate(q) else None
+
+        return wait_until(check, timeout, what, interval=0.3)
+
+
+def _listening(port: int) -> bool:
+    """Whether something listens on 127.0.0.1:``port`` (read from /proc, no connection made)."""
+    want = f"0100007F:{port:04X}"
+    with open("/proc/net/tcp") as fh:
+        return any(
+            fields[1] == want and fields[3] == "0A"
+            for fields in (line.split() for line in fh.readlines()[1:])
+        )
+
+
+def _alive(pid: int | None) -> bool:
+    if pid is None:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie is gone for our purposes (its parent is not us).
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+_CLASSIC = re.compile(r"^([A-Z][a-z]{2}) ([ \d]\d) (\d\d):(\d\d):(\d\d) ")
+_MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1
+    )
+}
+
+
+def classic_to_rfc3339(text: str, year: int) -> str:
+    """The same log with RFC 3339 stamps in this machine's zone, as rsyslog would write it.
+
+    ``maillog_file`` writes classic ``Mmm dd HH:MM:SS`` stamps; ELSE's production path
+    (rsyslog) carries RFC 3339, so the tests feed both forms of the one log.
+    """
+    out = []
+    for line in text.splitlines(keepends=True):
+        m = _CLASSIC.match(line)
+        if m is None:
+            out.append(line)
+            continue
+        mon, day, hh, mm, ss = m.groups()
+        local = datetime(year, _MONTHS[mon], int(day), int(hh), int(mm), int(ss)).astimezone()
+        out.append(local.isoformat(timespec="microseconds") + " " + line[m.end() :])
+    return "".join(out)
