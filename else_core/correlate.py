@@ -64,6 +64,7 @@ def _tx_order(tx: Transaction) -> tuple[float, int]:
 class _Session:
     client_host: str
     client_ip: str
+    since: datetime | None = None
     tls: str | None = None
     helo: str | None = None
     qids: list[str] = field(default_factory=list)
@@ -111,7 +112,7 @@ class Correlator:
         self._serial = 0
         self._by_qid: dict[str, list[tuple[str, str]]] = {}  # queue id -> keys (cross-host links)
         self._by_msgid: dict[str, _Group] = {}
-        self._expect: dict[str, tuple[str, str, str, str | None]] = {}
+        self._expect: dict[str, tuple[str, str, str, str | None, datetime | None]] = {}
         # child qid -> (parent host, parent qid, kind, expected child host or None)
         self._done: deque[tuple[datetime, _Group]] = deque()
         self._out: list[Email | Reject] = []
@@ -255,11 +256,18 @@ class Correlator:
         keep.completed_at = None
         self._check_complete(keep)
 
+    def _expect_child(
+        self, child_qid: str, phost: str, pqid: str, kind: str, chost: str | None
+    ) -> None:
+        """Remember a hop whose transaction has not shown up (yet): it may come later,
+        or never (the next hop is someone else's server), so it expires by time."""
+        self._expect[child_qid] = (phost, pqid, kind, chost, self.clock)
+
     def _adopt_expected(self, tx: Transaction) -> None:
         exp = self._expect.get(tx.queue_id)
         if exp is None:
             return
-        phost, pqid, kind, chost = exp
+        phost, pqid, kind, chost, _ = exp
         if chost is not None and chost != tx.host:
             return
         parent = self._known.get((phost, pqid))
@@ -320,18 +328,21 @@ class Correlator:
             t for t in self._open.values() if t.last_seen is not None and t.last_seen < limit
         ]:
             self._close(tx, "lost")
-        for key, sess in list(self._sessions.items()):
-            if not sess.qids and len(self._sessions) > 10000:
-                del self._sessions[key]
-        if len(self._expect) > 100000:
-            self._expect.clear()
+        # Sessions whose disconnect never came (smtpd killed, log cut) and hops that never
+        # showed up (the next server is not ours) would otherwise grow with the log.
+        day = clock - timedelta(days=1)
+        for key in [k for k, v in self._sessions.items() if v.since is not None and v.since < day]:
+            del self._sessions[key]
+        hour = clock - timedelta(hours=1)
+        for key in [k for k, v in self._expect.items() if v[4] is None or v[4] < hour]:
+            del self._expect[key]
 
     # -- events -------------------------------------------------------------------------------
 
     def _on_connect(self, ev: Event) -> None:
         line = ev.line
         self._sessions[(line.host, line.program, line.pid)] = _Session(
-            ev.f.get("client_host", ""), ev.f.get("client_ip", "")
+            ev.f.get("client_host", ""), ev.f.get("client_ip", ""), line.ts
         )
 
     def _on_disconnect(self, ev: Event) -> None:
@@ -484,7 +495,7 @@ class Correlator:
             if child is not None:
                 self._link(tx, child, "forward")
             else:
-                self._expect[child_qid] = (tx.host, tx.queue_id, "forward", tx.host)
+                self._expect_child(child_qid, tx.host, tx.queue_id, "forward", tx.host)
             return
         child_qid = f.get("queued_as")
         if child_qid:
@@ -503,7 +514,7 @@ class Correlator:
             self._link(tx, child, "filter")
             return
         if local:
-            self._expect[child_qid] = (tx.host, tx.queue_id, "filter", tx.host)
+            self._expect_child(child_qid, tx.host, tx.queue_id, "filter", tx.host)
             return
         for key in self._by_qid.get(child_qid, ()):
             other = self._known.get(key)
@@ -511,7 +522,7 @@ class Correlator:
             if other is not None and other.host != tx.host and trusted:
                 self._link(tx, other, "relay")
                 return
-        self._expect[child_qid] = (tx.host, tx.queue_id, "relay", None)
+        self._expect_child(child_qid, tx.host, tx.queue_id, "relay", None)
 
     def _on_expired(self, ev: Event) -> None:
         tx = self._tx(ev)
@@ -534,7 +545,7 @@ class Correlator:
         if child is not None:
             self._link(tx, child, "bounce")
         else:
-            self._expect[new_qid] = (tx.host, tx.queue_id, "bounce", tx.host)
+            self._expect_child(new_qid, tx.host, tx.queue_id, "bounce", tx.host)
 
     def _on_postsuper(self, ev: Event) -> None:
         op = ev.f.get("op")
@@ -627,7 +638,7 @@ class Correlator:
             if child is not None:
                 self._link(parent, child, "filter")
             else:
-                self._expect[new] = (parent.host, parent.queue_id, "filter", parent.host)
+                self._expect_child(new, parent.host, parent.queue_id, "filter", parent.host)
 
     # -- building the e-mail --------------------------------------------------------------------
 

@@ -367,3 +367,35 @@ def test_checkpointed_state_gives_the_same_result(log: str) -> None:
     whole = [r.to_dict() for r in run(log)]
     pieces = [r.to_dict() for r in run(log, chunks=3)]
     assert pieces == whole
+
+
+def test_state_stays_bounded_on_a_long_stream() -> None:
+    """Memory grows with open transactions, not with the log: 3 days of finished mail,
+    remote next hops that never show up and sessions cut off without a disconnect."""
+    env = EnvelopeParser(ClassicClock(2024, UTC))
+    corr = Correlator()
+    seq = 0
+    emitted = 0
+    for i in range(6000):
+        minute = i  # one message a minute, three of them in flight at most
+        day, rest = divmod(minute, 1440)
+        stamp = f"Jun {1 + day:2d} {rest // 60:02d}:{rest % 60:02d}"
+        qid = f"{0xA00000 + i:X}"
+        for raw in (
+            f"{stamp}:00 mx postfix/smtpd[{i % 50}]: connect from c.example[192.0.2.1]",
+            f"{stamp}:01 mx postfix/smtpd[{i % 50}]: {qid}: client=c.example[192.0.2.1]",
+            f"{stamp}:01 mx postfix/cleanup[2]: {qid}: message-id=<m{i}@c.example>",
+            f"{stamp}:01 mx postfix/qmgr[3]: {qid}: from=<s@c.example>, size=100, nrcpt=1 (queue active)",
+            f"{stamp}:02 mx postfix/smtp[4]: {qid}: to=<r@r.example>, relay=mx.r.example[192.0.2.2]:25, "
+            f"delay=1, delays=0/0/0.5/0.5, dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as R{i:08d}X)",
+            f"{stamp}:02 mx postfix/qmgr[3]: {qid}: removed",
+        ):
+            seq += 1
+            corr.feed(parse(env.split(raw, seq)))
+        emitted += len(corr.drain())
+    assert emitted >= 5990
+    assert corr.open_transactions == 0
+    assert len(corr._known) < 10
+    assert len(corr._sessions) <= 50
+    assert len(corr._expect) <= 121  # at most two hours of unanswered hops
+    assert len(corr._by_msgid) < 10
