@@ -29,7 +29,7 @@ CREATE TABLE emails (
     direction      text NOT NULL DEFAULT 'unknown',   -- incoming | outgoing (by origin)
     nrcpt          integer NOT NULL DEFAULT 0,
     queue_ids      text[] NOT NULL DEFAULT '{}',
-    doc            jsonb NOT NULL
+    doc            json NOT NULL      -- json keeps the key order of to_dict()
 );
 CREATE INDEX emails_first_seen ON emails (first_seen, id);
 CREATE INDEX emails_last_seen ON emails (last_seen);

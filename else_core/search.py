@@ -1,0 +1,564 @@
+"""Search the store: e-mails and rejects by any field, with an access-control scope.
+
+Used by ``elsectl search`` and the WUI. Every filter becomes a parameterised SQL
+condition; field names and operators come from fixed tables here, never from input.
+The caller's :class:`Scope` (which servers, domains and addresses a user may see) is
+compiled into the same WHERE clause, so a user cannot see a row the SQL did not allow.
+
+Results are pages ordered by a sort key plus the row id (keyset pagination: the next
+page starts after the last row, stable while new mail arrives); the total is counted up
+to :data:`COUNT_CAP` rows so that it stays fast on a big table.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+from else_core.errors import ElseError
+
+COUNT_CAP = 10000
+MAX_LIMIT = 1000
+
+OPERATORS = ("equals", "contains", "starts", "ends", "not", "not_contains", "gt", "lt", "ge", "le")
+TEXT_OPS = ("equals", "contains", "starts", "ends", "not", "not_contains")
+EXACT_OPS = ("equals", "not")
+NUMBER_OPS = ("equals", "not", "gt", "lt", "ge", "le")
+
+#: The keys of ``Transaction.to_dict()`` without detail (the CLI's JSON shape).
+TX_SUMMARY_KEYS = (
+    "host",
+    "queue_id",
+    "origin",
+    "parent",
+    "parent_host",
+    "first_seen",
+    "last_seen",
+    "sender",
+    "size",
+    "nrcpt",
+    "message_id",
+    "client",
+    "client_ip",
+    "state",
+)
+
+
+class SearchError(ElseError):
+    """A filter that cannot be run (unknown field, operator or value)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Filter:
+    field: str
+    value: Any
+    op: str = "equals"
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """What a user may see. ``None`` = no restriction on that axis; an empty list = none.
+
+    Mail is visible when it went through one of ``servers`` and its sender or one of
+    its recipients is in ``domains`` or ``addresses``.
+    """
+
+    servers: tuple[str, ...] | None = None
+    domains: tuple[str, ...] | None = None
+    addresses: tuple[str, ...] | None = None
+
+    @property
+    def unrestricted(self) -> bool:
+        return self.servers is None and self.domains is None and self.addresses is None
+
+
+@dataclass(slots=True)
+class Query:
+    since: datetime | None = None
+    until: datetime | None = None
+    filters: list[Filter] = field(default_factory=list)
+    message_ids: list[str] = field(default_factory=list)
+    sort: str = "-time"
+    limit: int = 50
+    after: str | None = None  # the next_cursor of the previous page
+    count: bool = True
+
+
+@dataclass(slots=True)
+class Page:
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+    total: int | None
+    total_exact: bool
+
+
+# -- values ---------------------------------------------------------------------------------
+
+
+def parse_time(text: str, end: bool = False) -> datetime:
+    """ISO 8601 date or date-time; a bare date as ``--until`` means the end of that day.
+
+    Naive values are UTC (the database's clock)."""
+    text = text.strip()
+    try:
+        if len(text) == 10:
+            d = date.fromisoformat(text)
+            ts = datetime.combine(d + timedelta(days=1) if end else d, time(), UTC)
+        else:
+            ts = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise SearchError(f"invalid time {text!r}: use ISO 8601, e.g. 2026-03-14T10:00") from None
+    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+
+
+def _like(value: str, op: str) -> str:
+    v = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return {"contains": f"%{v}%", "not_contains": f"%{v}%", "starts": f"{v}%", "ends": f"%{v}"}[op]
+
+
+def _text_cond(expr: str, op: str, value: str, params: list[Any]) -> str:
+    if op in ("equals", "not"):
+        params.append(value)
+        return f"{expr} = %s" if op == "equals" else f"{expr} IS DISTINCT FROM %s"
+    params.append(_like(value, op))
+    if op == "not_contains":
+        return f"COALESCE({expr} NOT LIKE %s, true)"
+    return f"{expr} LIKE %s"
+
+
+def _number(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise SearchError(f"not a number: {value!r}") from None
+
+
+# -- e-mail filters ---------------------------------------------------------------------------
+# Each entry: field -> (allowed operators, builder(op, value, params) -> SQL condition).
+
+
+def _lower(v: Any) -> str:
+    return str(v).strip().lower()
+
+
+def _address_or_domain(expr_addr: str, expr_domain: str, op: str, value: str, params: list) -> str:
+    """``user@example.org`` matches the address; ``example.org`` or ``@example.org``
+    with equals/not matches the domain."""
+    v = _lower(value)
+    if op in ("equals", "not") and "@" not in v.lstrip("@"):
+        return _text_cond(expr_domain, op, v.lstrip("@"), params)
+    return _text_cond(expr_addr, op, v, params)
+
+
+def _rcpt_exists(cond: str) -> str:
+    return f"EXISTS (SELECT 1 FROM email_recipients r WHERE r.email_id = e.id AND {cond})"
+
+
+def _tx_exists(cond: str) -> str:
+    return f"EXISTS (SELECT 1 FROM transactions t WHERE t.email_id = e.id AND {cond})"
+
+
+def _negatable(builder_exists: Any) -> Any:
+    """For one-to-many fields, ``not X`` means no row matches X (not: some row differs)."""
+
+    def build(op: str, value: Any, params: list) -> str:
+        if op == "not":
+            return f"NOT {builder_exists('equals', value, params)}"
+        if op == "not_contains":
+            return f"NOT {builder_exists('contains', value, params)}"
+        return builder_exists(op, value, params)
+
+    return build
+
+
+def _recipient(op: str, value: Any, params: list) -> str:
+    v = _lower(value)
+    if op == "equals" and "@" in v.lstrip("@"):
+        params.extend([v, v])
+        return _rcpt_exists("(lower(r.address) = %s OR lower(r.orig_address) = %s)")
+    return _rcpt_exists(_address_or_domain("lower(r.address)", "r.domain", op, v, params))
+
+
+def _status(op: str, value: Any, params: list) -> str:
+    v = _lower(value)
+    params.extend([v, v])
+    return f"(e.status = %s OR (e.status = 'mixed' AND {_rcpt_exists('r.status = %s')}))"
+
+
+def _status_any(op: str, value: Any, params: list) -> str:
+    if op == "equals":
+        return _status(op, value, params)
+    return f"NOT {_status('equals', value, params)}"
+
+
+def _client(op: str, value: Any, params: list) -> str:
+    v = _lower(value)
+    a = _text_cond("lower(e.client)", op, v, params)
+    b = _text_cond("e.client_ip", op, v, params)
+    return f"({a} {'AND' if op in ('not', 'not_contains') else 'OR'} {b})"
+
+
+def _message_id(op: str, value: Any, params: list) -> str:
+    return _text_cond("e.message_id", op, str(value).strip().strip("<>"), params)
+
+
+def _direction(op: str, value: Any, params: list) -> str:
+    v = _lower(value)
+    if v not in ("incoming", "outgoing", "relay", "filter", "mixed"):
+        raise SearchError("direction must be incoming, outgoing, relay, filter or mixed")
+    params.append(v)
+    expr = (
+        "CASE WHEN s.role IN ('incoming', 'outgoing', 'relay', 'filter') THEN s.role"
+        " ELSE e.direction END"
+    )
+    cond = f"(SELECT {expr} FROM (SELECT (SELECT role FROM servers WHERE name = e.host)"
+    cond += " AS role) s) = %s"
+    return cond if op == "equals" else f"NOT ({cond})"
+
+
+def _size(op: str, value: Any, params: list) -> str:
+    params.append(_number(value))
+    sym = {"equals": "=", "not": "<>", "gt": ">", "lt": "<", "ge": ">=", "le": "<="}[op]
+    return f"e.size {sym} %s"
+
+
+def _simple(expr: str, lower: bool = True) -> Any:
+    def build(op: str, value: Any, params: list) -> str:
+        v = _lower(value) if lower else str(value).strip()
+        return _text_cond(expr, op, v, params)
+
+    return build
+
+
+EMAIL_FIELDS: dict[str, tuple[tuple[str, ...], Any]] = {
+    "sender": (
+        TEXT_OPS,
+        lambda op, v, p: _address_or_domain("lower(e.sender)", "e.sender_domain", op, v, p),
+    ),
+    "sender_domain": (TEXT_OPS, _simple("e.sender_domain")),
+    "recipient": (TEXT_OPS, _negatable(_recipient)),
+    "recipient_domain": (
+        TEXT_OPS,
+        _negatable(lambda op, v, p: _rcpt_exists(_text_cond("r.domain", op, _lower(v), p))),
+    ),
+    "message_id": (TEXT_OPS, _message_id),
+    "queue_id": (
+        TEXT_OPS,
+        _negatable(lambda op, v, p: _tx_exists(_text_cond("t.queue_id", op, str(v).strip(), p))),
+    ),
+    "status": (EXACT_OPS, _status_any),
+    "client": (TEXT_OPS, _client),
+    "client_ip": (TEXT_OPS, _simple("e.client_ip")),
+    "client_host": (TEXT_OPS, _simple("lower(e.client)")),
+    "helo": (TEXT_OPS, _simple("lower(e.helo)")),
+    "sasl_username": (TEXT_OPS, _simple("lower(e.sasl_username)")),
+    "relay": (
+        TEXT_OPS,
+        _negatable(lambda op, v, p: _rcpt_exists(_text_cond("lower(r.relay)", op, _lower(v), p))),
+    ),
+    "dsn": (
+        TEXT_OPS,
+        _negatable(lambda op, v, p: _rcpt_exists(_text_cond("r.dsn", op, str(v).strip(), p))),
+    ),
+    "response": (
+        ("contains", "not_contains", "starts"),
+        _negatable(lambda op, v, p: _rcpt_exists(_text_cond("r.response", op, str(v).strip(), p))),
+    ),
+    "host": (TEXT_OPS, _simple("e.host", lower=False)),
+    "direction": (EXACT_OPS, _direction),
+    "size": (NUMBER_OPS, _size),
+}
+
+REJECT_FIELDS: dict[str, tuple[tuple[str, ...], Any]] = {
+    "sender": (TEXT_OPS, _simple("lower(j.sender)")),
+    "recipient": (TEXT_OPS, _simple("lower(j.recipient)")),
+    "client": (
+        TEXT_OPS,
+        lambda op, v, p: (
+            f"({_text_cond('lower(j.client)', op, _lower(v), p)}"
+            f" {'AND' if op in ('not', 'not_contains') else 'OR'}"
+            f" {_text_cond('j.client_ip', op, _lower(v), p)})"
+        ),
+    ),
+    "client_ip": (TEXT_OPS, _simple("j.client_ip")),
+    "helo": (TEXT_OPS, _simple("lower(j.helo)")),
+    "reason": (TEXT_OPS, _simple("j.reason", lower=False)),
+    "action": (TEXT_OPS, _simple("j.action")),
+    "stage": (TEXT_OPS, _simple("j.stage", lower=False)),
+    "code": (TEXT_OPS, _simple("j.code", lower=False)),
+    "dsn": (TEXT_OPS, _simple("j.dsn", lower=False)),
+    "queue_id": (TEXT_OPS, _simple("j.queue_id", lower=False)),
+    "host": (TEXT_OPS, _simple("j.host", lower=False)),
+}
+
+EMAIL_SORTS = {
+    "time": ("e.first_seen", "e.id"),
+    "size": ("e.size", "e.id"),
+    "sender": ("lower(e.sender)", "e.id"),
+    "last_seen": ("e.last_seen", "e.id"),
+}
+REJECT_SORTS = {"time": ("j.at", "j.seq")}
+
+
+def _conditions(
+    filters: list[Filter], table: dict[str, tuple[tuple[str, ...], Any]], params: list
+) -> list[str]:
+    out = []
+    for f in filters:
+        entry = table.get(f.field)
+        if entry is None:
+            raise SearchError(f"unknown search field {f.field!r}: use one of {', '.join(table)}")
+        ops, build = entry
+        if f.op not in ops:
+            raise SearchError(
+                f"operator {f.op!r} does not apply to {f.field}: use {', '.join(ops)}"
+            )
+        if f.value is None or (isinstance(f.value, str) and not f.value.strip()):
+            raise SearchError(f"{f.field}: empty value")
+        out.append(build(f.op, f.value, params))
+    return out
+
+
+def _scope_email(scope: Scope | None, params: list) -> list[str]:
+    if scope is None or scope.unrestricted:
+        return []
+    out = []
+    if scope.servers is not None:
+        params.append(list(scope.servers))
+        out.append("e.host = ANY(%s)")
+    if scope.domains is not None or scope.addresses is not None:
+        domains = [d.lower().lstrip("@") for d in scope.domains or ()]
+        addresses = [a.lower() for a in scope.addresses or ()]
+        params.extend([domains, addresses, domains, addresses])
+        out.append(
+            "(e.sender_domain = ANY(%s) OR lower(e.sender) = ANY(%s) OR "
+            + _rcpt_exists("(r.domain = ANY(%s) OR lower(r.address) = ANY(%s))")
+            + ")"
+        )
+    return out
+
+
+def _scope_reject(scope: Scope | None, params: list) -> list[str]:
+    if scope is None or scope.unrestricted:
+        return []
+    out = []
+    if scope.servers is not None:
+        params.append(list(scope.servers))
+        out.append("j.host = ANY(%s)")
+    if scope.domains is not None or scope.addresses is not None:
+        domains = [d.lower().lstrip("@") for d in scope.domains or ()]
+        addresses = [a.lower() for a in scope.addresses or ()]
+        params.extend([domains, domains, addresses, addresses])
+        out.append(
+            "(lower(split_part(j.sender, '@', 2)) = ANY(%s)"
+            " OR lower(split_part(j.recipient, '@', 2)) = ANY(%s)"
+            " OR lower(j.sender) = ANY(%s) OR lower(j.recipient) = ANY(%s))"
+        )
+    return out
+
+
+# -- cursors -------------------------------------------------------------------------------
+
+
+def _encode_cursor(values: list[Any]) -> str:
+    raw = json.dumps([v.isoformat() if isinstance(v, datetime) else v for v in values])
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(token: str, sort_col: str) -> list[Any]:
+    try:
+        values = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        if not isinstance(values, list) or len(values) != 2:
+            raise ValueError
+        if sort_col.endswith(("first_seen", "last_seen", ".at")) and values[0] is not None:
+            values[0] = datetime.fromisoformat(values[0])
+        return values
+    except (ValueError, TypeError, json.JSONDecodeError):
+        raise SearchError("invalid page cursor") from None
+
+
+def _page(
+    conn: psycopg.Connection,
+    *,
+    table: str,
+    alias: str,
+    select: str,
+    where: list[str],
+    params: list[Any],
+    sorts: dict[str, tuple[str, str]],
+    query: Query,
+) -> Page:
+    desc = query.sort.startswith("-")
+    key = query.sort.lstrip("-")
+    if key not in sorts:
+        raise SearchError(f"unknown sort {query.sort!r}: use one of {', '.join(sorts)}")
+    col, idcol = sorts[key]
+    limit = max(1, min(int(query.limit), MAX_LIMIT))
+    base_where = list(where)
+    base_params = list(params)
+    page_where = list(where)
+    page_params = list(params)
+    if query.after:
+        last, last_id = _decode_cursor(query.after, col)
+        cmp = "<" if desc else ">"
+        page_where.append(f"({col}, {idcol}) {cmp} (%s, %s)")
+        page_params.extend([last, last_id])
+    order = "DESC" if desc else "ASC"
+    wsql = " AND ".join(page_where) or "true"
+    sql = (
+        f"SELECT {select}, {col} AS sort_key, {idcol} AS sort_id FROM {table} {alias}"
+        f" WHERE {wsql} ORDER BY {col} {order} NULLS LAST, {idcol} {order} LIMIT %s"
+    )
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(sql, [*page_params, limit + 1]).fetchall()  # type: ignore[arg-type]
+        total, exact = None, False
+        if query.count:
+            csql = (
+                f"SELECT count(*) FROM (SELECT 1 FROM {table} {alias}"
+                f" WHERE {' AND '.join(base_where) or 'true'} LIMIT %s) c"
+            )
+            n = cur.execute(csql, [*base_params, COUNT_CAP + 1]).fetchone()["count"]  # type: ignore[arg-type,index]
+            total, exact = min(n, COUNT_CAP), n <= COUNT_CAP
+    more = len(rows) > limit
+    rows = rows[:limit]
+    cursor = _encode_cursor([rows[-1]["sort_key"], rows[-1]["sort_id"]]) if more else None
+    for r in rows:
+        r.pop("sort_key", None)
+        r.pop("sort_id", None)
+    return Page(rows, cursor, total, exact)
+
+
+# -- public API ------------------------------------------------------------------------------
+
+
+def search_emails(conn: psycopg.Connection, query: Query, scope: Scope | None = None) -> Page:
+    """A page of e-mails; each item is ``{"doc": <Email.to_dict(detail=True)>, ...}``."""
+    params: list[Any] = []
+    where = _scope_email(scope, params)
+    if query.since is not None:
+        where.append("e.first_seen >= %s")
+        params.append(query.since)
+    if query.until is not None:
+        where.append("e.first_seen < %s")
+        params.append(query.until)
+    if query.message_ids:
+        where.append("e.message_id = ANY(%s)")
+        params.append([m.strip().strip("<>") for m in query.message_ids])
+    where.extend(_conditions(query.filters, EMAIL_FIELDS, params))
+    return _page(
+        conn,
+        table="emails",
+        alias="e",
+        select="e.id, e.doc",
+        where=where,
+        params=params,
+        sorts=EMAIL_SORTS,
+        query=query,
+    )
+
+
+def search_rejects(conn: psycopg.Connection, query: Query, scope: Scope | None = None) -> Page:
+    """A page of rejects (NOQUEUE and queue-ID refusals) as ``Reject.to_dict()`` rows."""
+    params: list[Any] = []
+    where = _scope_reject(scope, params)
+    if query.since is not None:
+        where.append("j.at >= %s")
+        params.append(query.since)
+    if query.until is not None:
+        where.append("j.at < %s")
+        params.append(query.until)
+    where.extend(_conditions(query.filters, REJECT_FIELDS, params))
+    page = _page(
+        conn,
+        table="rejects",
+        alias="j",
+        select="j.seq, j.email_id, j.at, j.host, j.queue_id, j.daemon, j.action, j.stage,"
+        " j.client, j.client_ip, j.sender, j.recipient, j.helo, j.proto, j.code, j.dsn, j.reason",
+        where=where,
+        params=params,
+        sorts=REJECT_SORTS,
+        query=query,
+    )
+    for item in page.items:
+        item["type"] = "reject"
+        item["at"] = item["at"].isoformat() if item["at"] else None
+    return page
+
+
+def summary(doc: dict[str, Any]) -> dict[str, Any]:
+    """``Email.to_dict()`` (no detail) from the stored ``to_dict(detail=True)``."""
+    out = dict(doc)
+    out["transactions"] = [{k: t.get(k) for k in TX_SUMMARY_KEYS} for t in doc["transactions"]]
+    return out
+
+
+def email_detail(
+    conn: psycopg.Connection, email_id: str, scope: Scope | None = None
+) -> dict[str, Any] | None:
+    """Everything about one e-mail: its document (transactions, hops, attempts, rejects),
+    related e-mails (NDRs, forwarded copies, same Message-ID) and the raw lines behind it.
+    None when it does not exist or the scope hides it."""
+    params: list[Any] = [email_id]
+    where = ["e.id = %s", *_scope_email(scope, params)]
+    with conn.cursor(row_factory=dict_row) as cur:
+        row = cur.execute(
+            f"SELECT e.doc, e.first_seen, e.last_seen, e.message_id FROM emails e"
+            f" WHERE {' AND '.join(where)}",
+            params,
+        ).fetchone()
+        if row is None:
+            return None
+        doc = row["doc"]
+        seqs: set[int] = set()
+        for t in doc.get("transactions", []):
+            seqs.update(t.get("lines") or ())
+        rseqs = [
+            r[0]
+            for r in conn.execute(
+                "SELECT seq FROM deliveries WHERE email_id = %s AND seq IS NOT NULL"
+                " UNION SELECT seq FROM rejects WHERE email_id = %s",
+                (email_id, email_id),
+            )
+        ]
+        seqs.update(rseqs)
+        lines = []
+        if seqs:
+            lo = (row["first_seen"] or datetime.min) - timedelta(days=2)
+            hi = (row["last_seen"] or datetime.max) + timedelta(days=2)
+            lines = cur.execute(
+                "SELECT id, received_at, reported_at, host, program, pid, message"
+                " FROM raw_events WHERE id = ANY(%s) AND received_at BETWEEN %s AND %s"
+                " ORDER BY id",
+                (sorted(seqs), lo, hi),
+            ).fetchall()
+        rparams: list[Any] = [email_id, email_id, email_id, row["message_id"], email_id]
+        rwhere = _scope_email(scope, rparams)
+        related = cur.execute(
+            "SELECT e.id, e.status, e.first_seen, e.sender, e.message_id, x.relation FROM ("
+            " SELECT c.email_id AS id, 'child' AS relation FROM transactions p"
+            "  JOIN transactions c ON c.parent = p.queue_id"
+            "   AND COALESCE(c.parent_host, c.host) = p.host"
+            "  WHERE p.email_id = %s AND c.email_id <> p.email_id"
+            " UNION SELECT p.email_id, 'parent' FROM transactions c"
+            "  JOIN transactions p ON c.parent = p.queue_id"
+            "   AND COALESCE(c.parent_host, c.host) = p.host"
+            "  WHERE c.email_id = %s AND p.email_id <> c.email_id"
+            " UNION SELECT e2.id, 'same message-id' FROM emails e2"
+            "  WHERE e2.id <> %s AND e2.message_id = %s AND e2.id <> %s"
+            ") x JOIN emails e ON e.id = x.id"
+            + (" WHERE " + " AND ".join(rwhere) if rwhere else "")
+            + " ORDER BY e.first_seen LIMIT 100",
+            rparams,
+        ).fetchall()
+    for line in lines:
+        for k in ("received_at", "reported_at"):
+            line[k] = line[k].isoformat() if line[k] else None
+    for r in related:
+        r["first_seen"] = r["first_seen"].isoformat() if r["first_seen"] else None
+    return {"email": doc, "related": related, "lines": lines}
