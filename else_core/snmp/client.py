@@ -229,8 +229,9 @@ class SnmpManager:
             kind = type(err_ind).__name__
             if kind == "RequestTimedOut":
                 raise SnmpTimeout(
-                    f"SNMP: no answer from {t.label} within {t.timeout:g} s x {t.retries + 1} "
-                    "(snmpd down, wrong address/port, or this host not allowed by TCP wrappers)"
+                    f"SNMP: no answer from {t.label} within {t.timeout:g} s x {t.retries + 1}"
+                    " (snmpd down, wrong address/port, this host not allowed by TCP wrappers,"
+                    " or a wrong [snmp] priv_key: net-snmp drops what it cannot decrypt)"
                 )
             if kind in _AUTH_HINTS:
                 raise SnmpAuthError(
