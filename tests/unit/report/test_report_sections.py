@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from else_core.reader import ReadStats, read_events
-from else_core.report import ReportBuilder, pflogsumm_totals
+from else_core.report import ReportBuilder, pflogsumm_totals, render_csv, render_json, render_text
 from tests.unit.report import logs
+from tests.unit.report.conftest import CORPUS
 
 
 def build(path: Path, **kw: Any) -> dict[str, Any]:
@@ -151,3 +152,17 @@ def test_top_limits_ranked_tables(
     report: Callable[..., dict[str, Any]], top: int, rows: int
 ) -> None:
     assert len(report("two_days", top=top)["senders_by_count"]) == rows
+
+
+CORPUS_FILES = sorted(CORPUS.glob("*.log")) + sorted(CORPUS.glob("lightmeter-individual/*.log"))
+
+
+@pytest.mark.parametrize("path", CORPUS_FILES, ids=lambda p: p.name)
+def test_corpus_reports_render_consistently(path: Path) -> None:
+    rep = build(path)
+    emails = rep["emails"]
+    assert sum(emails["by_status"].values()) == emails["total"]
+    assert rep["totals"]["delivered"] == emails["recipients_by_status"]["delivered"]
+    assert rep["totals"]["recipients"] <= rep["totals"]["delivered"]
+    for render in (render_text, render_json, render_csv):
+        assert render(rep)
