@@ -16,7 +16,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from else_core.correlate import Correlator
@@ -185,17 +185,18 @@ class ReportBuilder:
     dnsbl_sites: Counter[str] = field(default_factory=Counter)
     email_status: Counter[str] = field(default_factory=Counter)
     recipient_status: Counter[str] = field(default_factory=Counter)
+    _day: tuple[datetime, datetime] | None = None  # the current day's [start, end)
 
     # -- input -------------------------------------------------------------------------------
 
     def feed(self, ev: Event) -> None:
         ts = ev.line.ts
         if ts is not None:
-            if self.first is None or ts < self.first:
-                self.first = ts
-            if self.last is None or ts > self.last:
+            # Two comparisons per line; the date is worked out once per day, not per line.
+            if self._day is None or not (self._day[0] <= ts < self._day[1]):
+                self._new_day(ts)
+            elif ts > self.last:  # type: ignore[operator]
                 self.last = ts
-            self.days.add(ts.date().isoformat())
         handler = _HANDLERS.get(ev.kind)
         if handler is not None:
             handler(self, ev)
@@ -203,6 +204,16 @@ class ReportBuilder:
         corr.feed(ev)
         if corr._out:
             self._take(corr.drain())
+
+    def _new_day(self, ts: datetime) -> None:
+        day = ts.date()
+        self.days.add(day.isoformat())
+        start = datetime.combine(day, time(), tzinfo=ts.tzinfo)
+        self._day = (start, start + timedelta(days=1))
+        if self.first is None or ts < self.first:
+            self.first = ts
+        if self.last is None or ts > self.last:
+            self.last = ts
 
     def feed_all(self, events: Iterable[Event]) -> None:
         for ev in events:
