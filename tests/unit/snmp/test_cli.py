@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import AUTH_KEY, PRIV_KEY, USER, FakePfx, queue_line
+from snmp_fake_agent import AUTH_KEY, PRIV_KEY, USER, FakePfx, queue_line
 
 from else_core.cli import main
 

@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 import pytest
-from conftest import AUTH_KEY, PRIV_KEY, USER, FakePfx, free_udp_port, queue_line
+from snmp_fake_agent import AUTH_KEY, PRIV_KEY, USER, FakePfx, free_udp_port, queue_line
 
 from else_core.errors import ElseError, ServiceUnavailable
 from else_core.snmp import (

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from scripts import load_script
+from snmp_scripts import load_script
 
 ctl = load_script("else-snmp-ctl")
 BASE = ctl.BASE

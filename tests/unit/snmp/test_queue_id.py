@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from scripts import load_script
+from snmp_scripts import load_script
 
 from else_core.snmp import valid_queue_id
 

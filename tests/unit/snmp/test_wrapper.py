@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from scripts import load_script
+from snmp_scripts import load_script
 
 wrapper = load_script("else-postfix-ctl")
 
