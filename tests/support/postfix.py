@@ -83,7 +83,9 @@ class PostfixInstance:
     content filters a ``FILTER filter:[127.0.0.1]:PORT`` access-map action hands mail to;
     ``reinject_port`` is the second smtpd the filters re-inject into (XFORWARD allowed).
     ``recipient_access`` maps a recipient to an access action (REJECT, DISCARD, HOLD, FILTER
-    ...); ``aliases`` is the local alias table.
+    ...); ``warn_access`` is the same behind ``warn_if_reject`` (a REJECT there is only
+    logged as ``reject_warning``); ``header_checks`` are regexp-table lines for cleanup;
+    ``aliases`` is the local alias table.
     """
 
     root: Path
@@ -92,6 +94,8 @@ class PostfixInstance:
     long_queue_ids: bool = False
     queue_lifetime: int = 15
     recipient_access: dict[str, str] = field(default_factory=dict)
+    warn_access: dict[str, str] = field(default_factory=dict)
+    header_checks: list[str] = field(default_factory=list)
     aliases: dict[str, str] = field(default_factory=dict)
     smtpd_port: int = field(default_factory=free_port)
     reinject_port: int = field(default_factory=free_port)
@@ -127,8 +131,12 @@ class PostfixInstance:
         # local(8) writes alias file deliveries as default_privs (nobody).
         self.mail_dir.chmod(0o1777)
         self.maillog.touch()
-        (self.config_dir / "recipient_access").write_text(
-            "".join(f"{k} {v}\n" for k, v in self.recipient_access.items())
+        for table in ("recipient_access", "warn_access"):
+            (self.config_dir / table).write_text(
+                "".join(f"{k} {v}\n" for k, v in getattr(self, table).items())
+            )
+        (self.config_dir / "header_checks").write_text(
+            "".join(f"{x}\n" for x in self.header_checks)
         )
         (self.config_dir / "aliases").write_text(
             f"postmaster {self.mail_dir}/postmaster\n"
@@ -162,9 +170,11 @@ class PostfixInstance:
             "biff": "no",
             "smtpd_relay_restrictions": "permit_mynetworks, reject_unauth_destination",
             "smtpd_recipient_restrictions": (
+                f"warn_if_reject check_recipient_access texthash:{self.config_dir}/warn_access, "
                 f"check_recipient_access texthash:{self.config_dir}/recipient_access, "
                 "permit_mynetworks, reject_unauth_destination"
             ),
+            "header_checks": f"regexp:{self.config_dir}/header_checks",
             # Do not add Message-ID/Date to what SMTP clients send: the test decides.
             "local_header_rewrite_clients": "",
             "enable_long_queue_ids": "yes" if self.long_queue_ids else "no",

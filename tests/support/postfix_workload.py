@@ -58,6 +58,8 @@ class Message:
     filter: str | None = None  # "xforward" | "plain": an after-queue content filter
     op: str | None = None  # a key of OP_OUTCOME, applied once the message is deferred
     late: bool = False  # sent after the others expired, so a temporary failure stays deferred
+    header_action: str | None = None  # REJECT | HOLD by cleanup's header_checks (on Subject)
+    warned: bool = False  # the first recipient hits a REJECT behind warn_if_reject
     message_id: str | None = None
     queue_id: str | None = None
     refused: dict[str, tuple[int, str]] = field(default_factory=dict)
@@ -87,8 +89,10 @@ def final_address(address: str) -> str:
 
 def expected_status(msg: Message, address: str) -> str:
     """The final status of ``address`` in ``msg``, from what the workload sends and does."""
-    if _word(address) == "reject":
+    if _word(address) == "reject" or msg.header_action == "REJECT":
         return "rejected"
+    if msg.header_action == "HOLD":
+        return "held"
     words = {_word(r) for r in msg.recipients}
     if "discard" in words:  # DISCARD applies to the whole message
         return "discarded"
@@ -161,6 +165,13 @@ def workload() -> list[Message]:
             "no-message-id", f"ok-snd-nomid@{SINK}", [f"ok-nomid@{SINK}"], with_message_id=False
         ),
         Message("sendmail", f"owner-pickup{mine}", [f"ok-pickup@{SINK}"], via="sendmail"),
+        Message("warned", f"ok-snd-warned@{SINK}", [f"ok-warned@{SINK}"], warned=True),
+        Message(
+            "header-reject", f"ok-snd-hdrrej@{SINK}", [f"ok-hdrrej@{SINK}"], header_action="REJECT"
+        ),
+        Message(
+            "header-hold", f"ok-snd-hdrhold@{SINK}", [f"ok-hdrhold@{SINK}"], header_action="HOLD"
+        ),
         Message(
             "late",
             f"owner-late{mine}",
@@ -248,6 +259,11 @@ class Workload:
             if m.filter:
                 port = self.filters[m.filter].port
                 pf.recipient_access[m.recipients[0]] = f"FILTER filter:[127.0.0.1]:{port}"
+            if m.warned:
+                pf.warn_access[m.recipients[0]] = "REJECT"
+            if m.header_action:
+                subject = re.escape(_subject(m))
+                pf.header_checks.append(f"/^Subject: {subject}$/ {m.header_action} by the test")
         try:
             pf.start()
             self._drive(pf)
@@ -317,15 +333,16 @@ class Workload:
         return {expected_status(m, r) for r in m.recipients}
 
     def _send(self, pf: PostfixInstance, m: Message) -> None:
-        headers = [
-            f"From: <{m.sender}>",
-            f"To: {', '.join(f'<{r}>' for r in m.recipients)}",
-            f"Subject: ELSE ground truth: {m.name}",
-            "Date: Thu, 01 Jan 2026 00:00:00 +0000",
-        ]
-        if m.with_message_id:
+        headers = []
+        if m.with_message_id:  # first: cleanup logs it before any header_checks action
             m.message_id = f"{m.name}.{time.time_ns()}@client.test"
             headers.append(f"Message-ID: <{m.message_id}>")
+        headers += [
+            f"From: <{m.sender}>",
+            f"To: {', '.join(f'<{r}>' for r in m.recipients)}",
+            f"Subject: {_subject(m)}",
+            "Date: Thu, 01 Jan 2026 00:00:00 +0000",
+        ]
         body = f"This is the {m.name} case of the ELSE ground-truth workload.\r\n"
         data = ("\r\n".join(headers) + "\r\n\r\n" + body).encode()
         if m.via == "sendmail":
@@ -346,9 +363,17 @@ class Workload:
                     m.refused[r] = (code, reply.decode())
             if m.accepted:
                 code, reply = smtp.data(data)
-                assert code == 250, (m.name, code, reply)
-                m.queue_id = reply.decode().rsplit(" ", 1)[1]
+                if m.header_action == "REJECT":  # cleanup refused it: every recipient is refused
+                    assert code >= 500, (m.name, code, reply)
+                    m.refused.update({r: (code, reply.decode()) for r in m.accepted})
+                else:
+                    assert code == 250, (m.name, code, reply)
+                    m.queue_id = reply.decode().rsplit(" ", 1)[1]
             smtp.quit()
+
+
+def _subject(m: Message) -> str:
+    return f"ELSE ground truth: {m.name}"
 
 
 def _deferred_in(queue: list[dict], queue_id: str | None) -> bool:

@@ -50,7 +50,7 @@ def test_peers_saw_each_recipient_end_as_expected(ground_truth, variant, name):
         elif want == "held":  # HOLD by the access map: never tried
             assert replies == [], about
         elif want == "rejected":
-            assert m.refused[r][0] == 554, about
+            assert m.refused[r][0] >= 500, about
             assert replies == [], about
         elif want == "discarded":
             assert replies == [], about
