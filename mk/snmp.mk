@@ -1,0 +1,9 @@
+# SNMP (roles/snmpd, else_core/snmp): its tests run inside `make pytest` (tests/unit/snmp with
+# pysnmp's own agent, tests/integration/snmp with a real snmpd, Postfix and PostgreSQL);
+# snmpd, snmp, sudo, postfix and postgresql are already in TEST_APT_PACKAGES.
+
+.PHONY: test-snmp
+
+## make test-snmp: only the SNMP tests (about 50 s, as root).
+test-snmp: venv deps-test
+	$(BIN)/python -m pytest -q tests/unit/snmp tests/integration/snmp
