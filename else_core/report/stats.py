@@ -56,6 +56,8 @@ DIFFERENCES = (
 
 _ADDR_PREFIX = re.compile(r"^<[^>]*>: ")
 _BLOCKED = re.compile(r"(client|Client host|Sender address) .+? blocked")
+_BLOCKED_USING = re.compile(r"blocked using ([^\s;,]+)")
+_TRAILING_IP = re.compile(r",? \[[0-9a-fA-F.:]+\]$")
 _SAID = re.compile(r"^.* said: ")
 _ANY_COLON = re.compile(r"^.*?: +")
 _LEAD_CODE = re.compile(r"^\d{3} ")
@@ -115,11 +117,19 @@ def said_trim(text: str, limit: int, keep: bool) -> str:
 
 
 def reject_reason(reason: str, keep: bool) -> str:
-    """Group rejects by reason, not by the address or client each line names."""
+    """Group rejects by reason, not by the address, client or IP each line names.
+
+    ``<u@x>: Relay access denied`` -> ``Relay access denied``; ``Service unavailable;
+    client [192.0.2.1] blocked using zen.spamhaus.org`` -> ``Service unavailable; blocked
+    using zen.spamhaus.org``; ``cannot find your hostname, [192.0.2.1]`` loses the IP.
+    """
     if not keep:
-        reason = _ADDR_PREFIX.sub("", reason)
-        reason = _BLOCKED.sub("blocked", reason)
-        reason = reason.split(";", 1)[0]
+        head = _ADDR_PREFIX.sub("", reason).split(";", 1)[0]
+        head = _TRAILING_IP.sub("", _BLOCKED.sub("blocked", head))
+        dnsbl = _BLOCKED_USING.search(reason)
+        if dnsbl is not None and "blocked using" not in head:
+            head = f"{head}; blocked using {dnsbl.group(1)}"
+        reason = head
     return trim(reason, 64, keep)
 
 
@@ -236,8 +246,12 @@ class ReportBuilder:
             if ev.daemon == "postscreen":
                 self.postscreen["rejects"] += 1
         reason = f.get("reason") or f.get("detail") or ""
-        if f.get("stage") in ("header", "body") and f.get("detail"):
-            reason = f"{f['detail']}" + (f" ({f['reason']})" if f.get("reason") else "")
+        detail = f.get("detail")
+        if f.get("stage") in ("header", "body") and detail:
+            # the checked text, then the optional reply text (the parser repeats the
+            # text as reason when there is no reply: shown once)
+            extra = f.get("reason")
+            reason = f"{detail} ({extra})" if extra and extra != detail else detail
         key = (ev.daemon, f.get("stage", ""), reject_reason(reason, self.detail))
         self.decisions[kind][key] += 1
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from else_core.report import KEYS, pflogsumm_totals, render_compat
-from tests.unit.report import logs
+from tests.unit.report import logs, soup
 from tests.unit.report.conftest import CORPUS, PFLOGSUMM, grand_totals, run_pflogsumm
 
 # whyscream's lines have no syslog header (SOURCES.md): pflogsumm reads nothing there.
@@ -58,6 +58,37 @@ def test_quirk_totals_equal_pflogsumm(
     got = pflogsumm_totals([str(path)], syslog_name)
     assert got == expected
     assert any(got.values())  # the case exercises something
+
+
+def test_headerless_lines_with_their_daemon_equal_pflogsumm(
+    tmp_path: Path, pflogsumm_exact: Path
+) -> None:
+    """whyscream's 215 messages, given the syslog header their .tsv names."""
+    rows = (CORPUS / "whyscream-postfix-grok-patterns.daemon.tsv").read_text().splitlines()
+    lines = []
+    for i, row in enumerate(rows):
+        daemon, _, message = row.partition("\t")
+        daemon = daemon.replace("_", "-")
+        lines.append(
+            f"Mar 14 10:{i // 60 % 60:02d}:{i % 60:02d} mx postfix/{daemon}[{i}]: {message}"
+        )
+    path = tmp_path / "whyscream.log"
+    path.write_text("\n".join(lines) + "\n")
+    expected = grand_totals(run_pflogsumm(pflogsumm_exact, [path]))
+    assert pflogsumm_totals([str(path)]) == expected
+    assert expected["rejected"] > 0
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_random_line_soup_equals_pflogsumm(
+    seed: int, tmp_path: Path, pflogsumm_exact: Path
+) -> None:
+    path = tmp_path / f"soup{seed}.log"
+    path.write_text(soup.soup(CORPUS, seed))
+    expected = grand_totals(run_pflogsumm(pflogsumm_exact, [path]))
+    got = pflogsumm_totals([str(path)])
+    assert got == expected
+    assert got["received"] and got["delivered"] and got["rejected"]
 
 
 def test_text_block_is_pflogsumms_own(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ import pytest
 
 from else_core.reader import ReadStats, read_events
 from else_core.report import ReportBuilder, pflogsumm_totals, render_csv, render_json, render_text
+from else_core.report.stats import reject_reason
 from tests.unit.report import logs
 from tests.unit.report.conftest import CORPUS
 
@@ -82,7 +83,16 @@ def test_content_filter_counts_once_where_pflogsumm_counts_twice(
         ),
         ("instances", "bounces", {"relay": "mx.other.example[198.51.100.8]:25"}),
         ("decisions", "rejects", {"daemon": "smtpd", "stage": "RCPT"}),
-        ("decisions", "rejects", {"daemon": "postscreen", "reason": "Service unavailable"}),
+        (
+            "decisions",
+            "rejects",
+            {
+                "daemon": "postscreen",
+                "reason": "Service unavailable; blocked using zen.spamhaus.org",
+            },
+        ),
+        ("decisions", "reject_warnings", {"reason": "Subject: odd"}),
+        ("decisions", "holds", {"reason": "Subject: review me (Held by policy)"}),
         ("decisions", "rejects", {"daemon": "cleanup", "stage": "END-OF-MESSAGE"}),
         ("decisions", "reject_warnings", {"daemon": "cleanup", "stage": "header"}),
         ("decisions", "holds", {"daemon": "cleanup", "stage": "header"}),
@@ -114,6 +124,31 @@ def test_relay_rejects_group_by_reason_not_address(write_log: Callable[[str], Pa
     assert rep["rejects"] == [
         {"daemon": "smtpd", "stage": "RCPT", "reason": "Relay access denied", "count": 3}
     ]
+
+
+@pytest.mark.parametrize(
+    ("reason", "grouped"),
+    [
+        ("<u@example.net>: Relay access denied", "Relay access denied"),
+        (
+            "Service unavailable; client [192.0.2.1] blocked using zen.spamhaus.org",
+            "Service unavailable; blocked using zen.spamhaus.org",
+        ),
+        (
+            "Client host [192.0.2.1] blocked using bl.spamcop.net; Blocked - see x",
+            "blocked using bl.spamcop.net",
+        ),
+        (
+            "Client host rejected: cannot find your hostname, [192.0.2.1]",
+            "Client host rejected: cannot find your hostname",
+        ),
+        ("<x>: Helo command rejected: Host not found", "Helo command rejected: Host not found"),
+        ("x" * 80, "x" * 61 + "..."),
+    ],
+)
+def test_reject_reasons_group_without_addresses(reason: str, grouped: str) -> None:
+    assert reject_reason(reason, keep=False) == grouped
+    assert reject_reason(reason, keep=True) == reason
 
 
 def test_smtpd_connect_time_per_session(report: Callable[..., dict[str, Any]]) -> None:
