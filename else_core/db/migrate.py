@@ -57,7 +57,6 @@ GRANTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 )
 SEQUENCE_GRANTS = (
     ("else_worker", ("raw_events_id_seq", "import_files_id_seq", "snmp_samples_id_seq")),
-    ("else_worker", ("raw_import_id_seq",)),
     ("else_worker", ("audit_log_id_seq",)),
     ("else_web", ("audit_log_id_seq", *(f"{t}_id_seq" for t in ("users", "groups")))),
     ("else_web", ("api_tokens_id_seq", "search_history_id_seq", "saved_searches_id_seq")),
@@ -169,6 +168,9 @@ def apply_grants(conn: psycopg.Connection) -> None:
                     sql.Identifier(seq), sql.Identifier(role)
                 )
             )
+    if "else_worker" in roles and _existing(conn, ("raw_import_id_seq",), "table"):
+        # setval: an import reserves a block of ids at once (else_core.store.importer)
+        conn.execute("GRANT USAGE, SELECT, UPDATE ON SEQUENCE raw_import_id_seq TO else_worker")
     for role, fns in FUNCTION_GRANTS:
         if role not in roles:
             continue

@@ -9,18 +9,12 @@ The postmaster is stopped by its PID at the end.
 
 from __future__ import annotations
 
-import os
-import pwd
-import shutil
-import signal
-import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
-from store_pg import CORPUS, PG_BIN, ROLES, Cluster, Database, _as_postgres, _free_port
+from store_pg import CORPUS, PG_BIN, ROLES, Cluster, Database, start_cluster, stop_cluster
 
 from else_core.db import migrate
 
@@ -29,53 +23,7 @@ from else_core.db import migrate
 def pg_cluster() -> Iterator[Cluster]:
     if not (PG_BIN / "initdb").exists():
         pytest.fail("PostgreSQL 15 is not installed (make test installs the Debian package)")
-    base = Path(tempfile.mkdtemp(prefix="else-pg-"))
-    data, sockdir = base / "data", base / "sock"
-    sockdir.mkdir()
-    if os.geteuid() == 0:
-        pw = pwd.getpwnam("postgres")
-        os.chown(base, pw.pw_uid, pw.pw_gid)
-        os.chown(sockdir, pw.pw_uid, pw.pw_gid)
-    os.chmod(base, 0o755)  # noqa: S103 - the postgres user must reach its data dir
-    _as_postgres(
-        [
-            str(PG_BIN / "initdb"),
-            "-D",
-            str(data),
-            "-A",
-            "trust",
-            "-U",
-            "postgres",
-            "-N",
-            "-E",
-            "UTF8",
-            "--locale",
-            "C.UTF-8",
-        ]
-    )
-    port = _free_port()
-    opts = (
-        f"-p {port} -k {sockdir} -c listen_addresses=127.0.0.1 -c fsync=off "
-        "-c synchronous_commit=off -c full_page_writes=off -c shared_buffers=256MB "
-        "-c max_connections=100"
-    )
-    _as_postgres(
-        [
-            str(PG_BIN / "pg_ctl"),
-            "-D",
-            str(data),
-            "-o",
-            opts,
-            "-l",
-            str(base / "log"),
-            "-w",
-            "-t",
-            "60",
-            "start",
-        ]
-    )
-    pid = int((data / "postmaster.pid").read_text().split()[0])
-    cluster = Cluster(port, sockdir)
+    cluster, pid, base = start_cluster()
     try:
         with cluster.admin() as conn:
             for role in ROLES:
@@ -87,14 +35,7 @@ def pg_cluster() -> Iterator[Cluster]:
             migrate.upgrade(conn)
         yield cluster
     finally:
-        os.kill(pid, signal.SIGINT)  # fast shutdown of the postmaster we started
-        for _ in range(200):
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                break
-            time.sleep(0.05)
-        shutil.rmtree(base, ignore_errors=True)
+        stop_cluster(pid, base)
 
 
 @pytest.fixture

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import pwd
+import shutil
+import signal
 import socket
 import subprocess
+import tempfile
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,3 +110,40 @@ def send_rows(conn: psycopg.Connection, rows: list[tuple], batch: int = 128) -> 
     for start in range(0, len(rows), batch):
         with conn.transaction(), conn.cursor() as cur:
             cur.executemany(INGEST_SQL, rows[start : start + batch])
+
+
+FAST = ("-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+        "-c shared_buffers=256MB -c max_connections=100")  # fmt: skip
+
+
+def start_cluster(settings: str = FAST, prefix: str = "else-pg-") -> tuple[Cluster, int, Path]:
+    """initdb + pg_ctl start as the postgres user; returns (cluster, postmaster pid, dir)."""
+    base = Path(tempfile.mkdtemp(prefix=prefix))
+    data, sockdir = base / "data", base / "sock"
+    sockdir.mkdir()
+    if os.geteuid() == 0:
+        pw = pwd.getpwnam("postgres")
+        os.chown(base, pw.pw_uid, pw.pw_gid)
+        os.chown(sockdir, pw.pw_uid, pw.pw_gid)
+    os.chmod(base, 0o755)  # noqa: S103 - the postgres user must reach its data dir
+    initdb = [str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "-N"]
+    _as_postgres([*initdb, "-E", "UTF8", "--locale", "C.UTF-8"])
+    port = _free_port()
+    opts = f"-p {port} -k {sockdir} -c listen_addresses=127.0.0.1 {settings}"
+    log = str(base / "log")
+    _as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(data), "-o", opts, "-l", log, "-w", "start"])
+    pid = int((data / "postmaster.pid").read_text().split()[0])
+    return Cluster(port, sockdir), pid, base
+
+
+def stop_cluster(pid: int, base: Path) -> None:
+    """Fast shutdown of the postmaster we started (by its PID), then remove its files."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGINT)
+    for _ in range(400):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    shutil.rmtree(base, ignore_errors=True)
