@@ -157,6 +157,8 @@ def _grand_totals(out: list[str], t: dict[str, Any]) -> None:
     out.append(f" {int_units(t['sending_hosts_domains'])}  sending hosts/domains")
     out.append(f" {int_units(t['recipients'])}  recipients")
     out.append(f" {int_units(t['recipient_hosts_domains'])}  recipient hosts/domains")
+    if "notifications" in t:
+        out.append(f" {int_units(t['notifications'])}  notifications (bounce/delay/success DSNs)")
 
 
 def _traffic(out: list[str], title: str, rows: list[tuple[str, list[float]]], head: str) -> None:

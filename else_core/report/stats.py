@@ -51,6 +51,8 @@ DIFFERENCES = (
     " hop; deferred counts e-mails with at least one deferral, deferrals every attempt.",
     "bytes delivered is the e-mail's size per delivered recipient, taken from the first"
     " hop, so filter hops do not add it again.",
+    "Notifications Postfix generates (bounce, delay, success DSNs) belong to the e-mail"
+    " they report on: counted as notifications, not as received or delivered e-mails.",
     "Use --compat pflogsumm for pflogsumm's own Grand Totals, quirks included.",
 )
 
@@ -349,6 +351,8 @@ class ReportBuilder:
             self.send_domains[domain].bytes += size
         deferred = False
         for tx in email.transactions:
+            if tx.origin == "bounce":
+                self.totals["notifications"] += 1
             for at in tx.attempts:
                 if at.status == "deferred":
                     deferred = True
@@ -409,6 +413,7 @@ class ReportBuilder:
             "sending_hosts_domains": len(self.send_domains),
             "recipients": len(self.recipients),
             "recipient_hosts_domains": sum(1 for d in self.rcpt_domains.values() if d.delivered),
+            "notifications": t["notifications"],
         }
         ndays = len(self.days)
         per_hour = []

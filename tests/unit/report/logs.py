@@ -32,8 +32,12 @@ Mar 14 11:00:03 mx postfix/smtp[205]: 7D4E5F6A7B: to=<dave@Other.example>, relay
 Mar 14 11:00:33 mx postfix/smtp[205]: 7D4E5F6A7B: to=<erin@other.example>, relay=none, delay=31, delays=0/0/31/0, dsn=4.4.1, status=deferred (connect to mx.other.example[198.51.100.8]:25: Connection timed out)
 Mar 14 11:10:33 mx postfix/smtp[205]: 7D4E5F6A7B: to=<erin@other.example>, relay=none, delay=631, delays=600/0/31/0, dsn=4.4.1, status=deferred (connect to mx.other.example[198.51.100.8]:25: Connection timed out)
 Mar 14 11:20:03 mx postfix/smtp[205]: 7D4E5F6A7B: to=<erin@other.example>, relay=mx.other.example[198.51.100.8]:25, delay=1201, delays=1200/0/0.5/0.5, dsn=5.1.1, status=bounced (host mx.other.example[198.51.100.8] said: 550 5.1.1 <erin@other.example>: Recipient address rejected: User unknown (in reply to RCPT TO command))
+Mar 14 11:20:03 mx postfix/cleanup[207]: 8E4F5A6B7C: message-id=<20240314112003.8E4F5A6B7C@mx.example.com>
+Mar 14 11:20:03 mx postfix/qmgr[204]: 8E4F5A6B7C: from=<>, size=2400, nrcpt=1 (queue active)
 Mar 14 11:20:03 mx postfix/bounce[206]: 7D4E5F6A7B: sender non-delivery notification: 8E4F5A6B7C
 Mar 14 11:20:03 mx postfix/qmgr[204]: 7D4E5F6A7B: removed
+Mar 14 11:20:04 mx postfix/virtual[208]: 8E4F5A6B7C: to=<carol@example.com>, relay=virtual, delay=0.1, delays=0/0/0/0.1, dsn=2.0.0, status=sent (delivered to maildir)
+Mar 14 11:20:04 mx postfix/qmgr[204]: 8E4F5A6B7C: removed
 """
 
 # Every kind of access/content decision pflogsumm counts.

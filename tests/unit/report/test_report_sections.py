@@ -42,6 +42,7 @@ def report(write_log: Callable[[str], Path]) -> Callable[..., dict[str, Any]]:
         ("instances", "deferred", 1),
         ("instances", "deferrals", 2),
         ("instances", "bounced", 1),
+        ("instances", "notifications", 1),
         ("decisions", "rejected", 4),
         ("decisions", "reject_warnings", 2),
         ("decisions", "held", 2),
