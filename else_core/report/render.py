@@ -108,6 +108,15 @@ _CSV_SECTIONS: dict[str, Callable[[dict[str, Any]], list[dict[str, Any]]]] = {
 }
 
 
+def csv_cell(value: Any) -> Any:
+    """Log text is attacker-controlled: no control characters, and no cell a spreadsheet
+    would run as a formula (``=``, ``+``, ``-``, ``@`` first: quoted with ``'``, OWASP)."""
+    if not isinstance(value, str):
+        return value
+    value = clean(value)
+    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
+
+
 def _csv_table(w: Any, section: str, rows: list[dict[str, Any]]) -> None:
     """One table: a header row (``section`` first), then its rows; a blank line after."""
     if not rows:
@@ -115,7 +124,7 @@ def _csv_table(w: Any, section: str, rows: list[dict[str, Any]]) -> None:
     cols = list(rows[0])
     w.writerow(["section", *cols])
     for row in rows:
-        w.writerow([section, *(row.get(c, "") for c in cols)])
+        w.writerow([section, *(csv_cell(row.get(c, "")) for c in cols)])
     w.writerow([])
 
 

@@ -181,3 +181,20 @@ def test_hostile_text_is_made_printable(
     _, out, _ = run(capsys, str(path))
     assert "\x1b" not in out and "\x07" not in out
     assert "?[31mred? client name" in out
+
+
+def test_csv_cells_cannot_become_formulas(
+    capsys: pytest.CaptureFixture[str], write_log: Callable[[str], Path]
+) -> None:
+    path = write_log(
+        """
+        Mar 14 10:00:01 mx postfix/smtpd[1]: 1B2C3D4E5F: client=a.example.org[192.0.2.11]
+        Mar 14 10:00:01 mx postfix/qmgr[2]: 1B2C3D4E5F: from=<=HYPERLINK("x")@evil.example>, size=10, nrcpt=1 (queue active)
+        Mar 14 10:00:02 mx postfix/local[3]: 1B2C3D4E5F: to=<u@mx.example.com>, relay=local, delay=1, delays=0/0/0/1, dsn=2.0.0, status=sent (delivered to mailbox)
+        Mar 14 10:00:02 mx postfix/qmgr[2]: 1B2C3D4E5F: removed
+        """
+    )
+    _, out, _ = run(capsys, "--format", "csv", str(path))
+    cells = [c for row in csv.reader(io.StringIO(out)) for c in row]
+    assert '\'=HYPERLINK("x")@evil.example' in cells
+    assert not any(c.startswith("=") for c in cells)
