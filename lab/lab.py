@@ -213,27 +213,39 @@ class Lab:
             return int(rec["pid"])
         return None
 
-    def stop_recorded(self, name: str, timeout: float = 20.0) -> None:
-        """TERM the recorded process, KILL it after `timeout`, forget it."""
-        pid = self.recorded(name)
-        f = self.pids / f"{name}.json"
-        if pid is None:
-            f.unlink(missing_ok=True)
-            return
-        rec = json.loads(f.read_text())
-        say(f"stopping {name} (pid {pid}, {rec['what']})")
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
+    def stop_recorded(self, *names: str, timeout: float = 20.0) -> None:
+        """TERM the recorded processes together, KILL what still runs after `timeout`, forget them.
+
+        Together, because a host's shutdown may wait for another host (rsyslog flushing to ELSE).
+        """
+        live: dict[str, tuple[int, str]] = {}
+        for name in names:
+            f = self.pids / f"{name}.json"
+            pid = self.recorded(name)
+            if pid is None:
+                f.unlink(missing_ok=True)
+                continue
+            rec = json.loads(f.read_text())
+            live[name] = (pid, rec["start"])
+            say(f"stopping {name} (pid {pid}, {rec['what']})")
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+
+        def running() -> list[str]:
+            return [n for n, (pid, start) in live.items() if proc_starttime(pid) == start]
+
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and proc_starttime(pid) == rec["start"]:
+        while running() and time.monotonic() < deadline:
             time.sleep(0.1)
-        if proc_starttime(pid) == rec["start"]:
-            say(f"{name} (pid {pid}) ignored TERM for {timeout:.0f}s: KILL")
+        for name in running():
+            pid = live[name][0]
+            say(f"{name} (pid {pid}) still runs {timeout:.0f}s after TERM: KILL")
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            while proc_starttime(pid) == rec["start"]:
-                time.sleep(0.1)
-        f.unlink(missing_ok=True)
+        while running():
+            time.sleep(0.1)
+        for name in live:
+            (self.pids / f"{name}.json").unlink(missing_ok=True)
 
     @contextlib.contextmanager
     def locked(self):
@@ -284,7 +296,8 @@ class Lab:
         if self.netns_exists(ns):
             run("ip", "netns", "del", ns)
         if self.link_exists(ns):
-            run("ip", "link", "del", ns)
+            # Deleting the namespace removes its veth pair asynchronously: it may be gone by now.
+            run("ip", "link", "del", ns, check=False, stderr=subprocess.DEVNULL)
 
     # -- apt-cacher-ng
 
@@ -627,6 +640,10 @@ class Lab:
     def host_down(self, h: Host) -> None:
         hd = self.host_dir(h)
         self.stop_recorded(f"host-{h.name}", timeout=20)
+        # Whatever still lives in the host's cgroups was started by its systemd (which nspawn
+        # started for us): if nspawn had to be killed, end those too, by PID.
+        for d in self.cgroups(h):
+            kill_cgroup_tree(d)
         root = hd / "root"
         if self.mounted(root):
             run("umount", str(root))
@@ -676,7 +693,9 @@ class Lab:
         t = time.monotonic()
         check_root()
         say(f"instance {self.inst.name}: tearing down")
-        for h in reversed(self.hosts()):
+        hosts = self.hosts()
+        self.stop_recorded(*[f"host-{h.name}" for h in hosts], timeout=30)
+        for h in hosts:
             self.host_down(h)
         self.stop_recorded("sink")
         self.netns_down("sink")
@@ -697,6 +716,30 @@ class Lab:
             print(f"{self.inst.name:4} {name:12} {'running pid ' + str(pid) if pid else 'stopped'}")
             bad += pid is None
         return 1 if bad else 0
+
+
+def cgroup_pids(d: Path) -> set[int]:
+    pids: set[int] = set()
+    if d.is_dir():
+        for procs in d.rglob("cgroup.procs"):
+            with contextlib.suppress(OSError):
+                pids |= {int(x) for x in procs.read_text().split()}
+    return pids
+
+
+def kill_cgroup_tree(d: Path, timeout: float = 10.0) -> None:
+    """SIGKILL every process left in a lab cgroup tree and wait until it is empty."""
+    left = cgroup_pids(d)
+    if not left:
+        return
+    say(f"killing {len(left)} leftover process(es) in {d}")
+    deadline = time.monotonic() + timeout
+    while left and time.monotonic() < deadline:
+        for pid in left:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.2)
+        left = {p for p in cgroup_pids(d) if proc_starttime(p) is not None}
 
 
 def remove_cgroup(d: Path) -> None:
