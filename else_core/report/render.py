@@ -286,7 +286,7 @@ def render_text(report: dict[str, Any]) -> str:
             out,
             title,
             "",
-            [f" {int_units(r['messages'])}   {clean(r['address'])}" for r in report[key]],
+            [f" {int_units(r['messages'])}  {clean(r['address'])}" for r in report[key]],
         )
     for key, title in (
         ("senders_by_size", "Senders by message size"),
@@ -296,7 +296,7 @@ def render_text(report: dict[str, Any]) -> str:
             out,
             title,
             "",
-            [f" {int_units(r['bytes'])}   {clean(r['address'])}" for r in report[key]],
+            [f" {int_units(r['bytes'])}  {clean(r['address'])}" for r in report[key]],
         )
     ps = report["postscreen"]
     if ps["connects"] or ps["events"] or ps["pass_new"] or ps["pass_old"]:
