@@ -198,3 +198,40 @@ def test_csv_cells_cannot_become_formulas(
     cells = [c for row in csv.reader(io.StringIO(out)) for c in row]
     assert '\'=HYPERLINK("x")@evil.example' in cells
     assert not any(c.startswith("=") for c in cells)
+
+
+def test_syslog_name_reaches_compat(
+    capsys: pytest.CaptureFixture[str], write_log: Callable[[str], Path]
+) -> None:
+    path = write_log(logs.SYSLOG_NAME)
+    _, default, _ = run(capsys, "--compat", "pflogsumm", "--format", "json", str(path))
+    _, named, _ = run(
+        capsys,
+        "--compat",
+        "pflogsumm",
+        "--syslog-name",
+        "postfix-out",
+        "--format",
+        "json",
+        str(path),
+    )
+    assert (json.loads(default)["received"], json.loads(named)["received"]) == (1, 2)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (("--syslog-name", "postfix-out"), "--syslog-name only applies with --compat pflogsumm"),
+        (("--compat", "pflogsumm", "--host-tz", "Mars/Olympus"), "unknown time zone"),
+    ],
+)
+def test_bad_options_are_one_clear_error(
+    capsys: pytest.CaptureFixture[str],
+    write_log: Callable[[str], Path],
+    argv: tuple[str, ...],
+    message: str,
+) -> None:
+    code = main(["report", *argv, str(write_log(logs.TWO_DAYS))])
+    out, err = capsys.readouterr()
+    assert code == 2 and out == ""
+    assert err.startswith("elsectl: error: ") and message in err
