@@ -1,0 +1,178 @@
+"""Pure pieces of the store: no database needed."""
+
+from __future__ import annotations
+
+import gzip
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from else_core.commands.db import parse_age
+from else_core.commands.search import parse_where, wildcard
+from else_core.config import Config
+from else_core.errors import ConfigError, ElseError
+from else_core.search import Filter, SearchError, _like, parse_time
+from else_core.store.importer import _copy_text, order_files
+from else_core.store.worker import Dedupe
+from else_core.store.writer import _field, _line, domain_of
+
+
+@pytest.mark.parametrize(
+    ("text", "age"),
+    [("90d", timedelta(days=90)), ("90", timedelta(days=90)), ("12h", timedelta(hours=12)),
+     ("2w", timedelta(weeks=2)), (" 7d ", timedelta(days=7))],
+)  # fmt: skip
+def test_prune_ages(text, age):
+    assert parse_age(text) == age
+
+
+@pytest.mark.parametrize("text", ["", "d", "-1d", "1y", "1.5d", "90 days"])
+def test_prune_rejects_unreadable_ages(text):
+    with pytest.raises(ConfigError):
+        parse_age(text)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("a@b.c", Filter("sender", "a@b.c", "equals")),
+        ("*b.c", Filter("sender", "b.c", "ends")),
+        ("a@*", Filter("sender", "a@", "starts")),
+        ("*x*", Filter("sender", "x", "contains")),
+        ("!a@b.c", Filter("sender", "a@b.c", "not")),
+        ("!*x*", Filter("sender", "x", "not_contains")),
+        ("*", Filter("sender", "*", "equals")),
+    ],
+)
+def test_cli_wildcards_become_operators(value, expected):
+    assert wildcard("sender", value) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("helo=mx.example", Filter("helo", "mx.example", "equals")),
+        ("size:gt=1000", Filter("size", "1000", "gt")),
+        ("sasl-username=*bob*", Filter("sasl_username", "bob", "contains")),
+        ("response:contains=a=b", Filter("response", "a=b", "contains")),
+    ],
+)
+def test_cli_where_syntax(text, expected):
+    assert parse_where(text) == expected
+
+
+@pytest.mark.parametrize("text", ["helo", "size:bigger=3"])
+def test_cli_where_refuses_nonsense(text):
+    with pytest.raises(SearchError):
+        parse_where(text)
+
+
+@pytest.mark.parametrize(
+    ("value", "op", "pattern"),
+    [("50%", "contains", "%50\\%%"), ("a_b", "starts", "a\\_b%"), ("x\\y", "ends", "%x\\\\y")],
+)
+def test_like_patterns_escape_wildcards(value, op, pattern):
+    assert _like(value, op) == pattern
+
+
+@pytest.mark.parametrize(
+    ("text", "end", "expected"),
+    [
+        ("2026-03-14", False, datetime(2026, 3, 14, tzinfo=UTC)),
+        ("2026-03-14", True, datetime(2026, 3, 15, tzinfo=UTC)),
+        ("2026-03-14T10:00", False, datetime(2026, 3, 14, 10, tzinfo=UTC)),
+        ("2026-03-14T10:00:00Z", True, datetime(2026, 3, 14, 10, tzinfo=UTC)),
+    ],
+)
+def test_times_are_iso_and_a_bare_until_date_includes_the_day(text, end, expected):
+    assert parse_time(text, end) == expected
+
+
+def test_unreadable_time_is_a_clear_error():
+    with pytest.raises(SearchError, match="invalid time"):
+        parse_time("yesterday")
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (None, "\\N"),
+        ("a\tb\nc\\d\re", "a\\tb\\nc\\\\d\\re"),
+        ("nul\x00here", "nul\ufffdhere"),
+        (True, "t"),
+        (42, "42"),
+        (0.25, "0.25"),
+        (["A1", 'q"x'], '{"A1","q\\\\"x"}'),
+        ([1, 2], "{1,2}"),
+        (datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), "2026-01-02T03:04:05+00:00"),
+    ],
+)
+def test_copy_text_format(value, text):
+    assert _field(value) == text
+
+
+def test_copy_line_is_tab_separated_and_ends_in_newline():
+    assert _line(("a", None, 1)) == "a\t\\N\t1\n"
+    assert _copy_text("x\ty") == "x\\ty"
+
+
+@pytest.mark.parametrize(
+    ("address", "domain"),
+    [("a@Example.ORG", "example.org"), ("", None), (None, None), ("postmaster", None)],
+)
+def test_domain_of(address, domain):
+    assert domain_of(address) == domain
+
+
+def test_dedupe_drops_exact_repeats_within_the_window_only():
+    d = Dedupe(window=timedelta(seconds=60))
+    t = datetime(2026, 1, 1, tzinfo=UTC)
+    assert not d.is_duplicate(t, "h", "postfix/smtp", 1, "m")
+    assert d.is_duplicate(t, "h", "postfix/smtp", 1, "m")
+    assert not d.is_duplicate(t, "h", "postfix/smtp", 2, "m")  # another pid is another line
+    later = t + timedelta(seconds=120)
+    assert not d.is_duplicate(later, "h", "postfix/smtp", 9, "other")  # evicts the old key
+    assert not d.is_duplicate(t, "h", "postfix/smtp", 1, "m")
+    assert d.dropped == 1
+
+
+@pytest.mark.parametrize(
+    ("data", "role", "env", "expected"),
+    [
+        ({"dsn": "w"}, "worker", {}, "w"),
+        ({"dsn": "w", "owner_dsn": "o"}, "owner", {}, "o"),
+        ({"dsn": "w"}, "owner", {}, "w"),
+        ({"dsn": "w", "web_dsn": "x"}, "web", {}, "x"),
+        ({"dsn": "w", "owner_dsn": "o"}, "owner", {"ELSE_OWNER_DSN": "eo"}, "eo"),
+        ({"dsn": "w"}, "worker", {"ELSE_DSN": "ew"}, "ew"),
+        ({"dsn": "w", "web_dsn": "x"}, "web", {"ELSE_DSN": "ew"}, "x"),
+    ],
+)
+def test_dsn_per_role(monkeypatch, data, role, env, expected):
+    for k in ("ELSE_DSN", "ELSE_OWNER_DSN", "ELSE_WEB_DSN"):
+        monkeypatch.delenv(k, raising=False)
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    assert Config(None, {"database": data}).dsn(role=role) == expected
+
+
+def test_missing_dsn_says_where_to_set_it(monkeypatch):
+    monkeypatch.delenv("ELSE_OWNER_DSN", raising=False)
+    monkeypatch.delenv("ELSE_DSN", raising=False)
+    with pytest.raises(ConfigError, match="owner_dsn"):
+        Config(None, {}).dsn(role="owner")
+
+
+def test_rotated_set_is_sorted_into_time_order(tmp_path):
+    (tmp_path / "mail.log").write_text("2026-03-03T00:00:00Z h postfix/qmgr[1]: x\n")
+    (tmp_path / "mail.log.1").write_text("Mar  2 00:00:00 h postfix/qmgr[1]: x\n")
+    with gzip.open(tmp_path / "mail.log.2.gz", "wt") as fh:
+        fh.write("Mar  1 00:00:00 h postfix/qmgr[1]: x\n")
+    given = [str(tmp_path / n) for n in ("mail.log", "mail.log.2.gz", "mail.log.1")]
+    ordered = [p for p, _ in order_files(given, 2026, UTC)]
+    assert [p.rsplit("/", 1)[1] for p in ordered] == ["mail.log.2.gz", "mail.log.1", "mail.log"]
+
+
+def test_stdin_cannot_be_imported():
+    with pytest.raises(ElseError, match="standard input"):
+        order_files(["-"], None, UTC)
