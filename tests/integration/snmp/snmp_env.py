@@ -221,7 +221,7 @@ def write_snmpd_config(root: Path, port: int, **values: Any) -> dict[str, Any]:
         "snmpd_contact": "postmaster@pfx.test",
         "snmpd_script_dir": str(files),
         "snmpd_ctl_command": f"/usr/bin/python3 {files / 'else-postfix-ctl'}",
-        "snmpd_stats_cache_time": 1,
+        "snmpd_stats_cache_time": 1,  # short caches: tests wait for fresh figures
         "snmpd_queue_list_cache_time": 1,
         "__snmpd_conf_d_dir": str(root / "etc" / "snmpd.conf.d"),
     }

@@ -8,12 +8,16 @@ else_web (the WUI's control buttons).
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
-from snmp_env import AUTH_PASS, PRIV_PASS, USER, Pg, Postfix, Snmpd, free_port
+from snmp_env import AUTH_PASS, PRIV_PASS, USER, Pg, Postfix, Snmpd, free_port, wait_for
 
 from else_core.cli import main
 from else_core.config import Config
@@ -166,3 +170,32 @@ def test_cli_control_writes_the_audit_log(
     assert postfix.queue_of(queue_id) is None
     log = rows(clean_db, "SELECT actor LIKE 'cli:%%', action, result FROM audit_log ORDER BY id")
     assert log == [(True, "snmp.delete", "ok"), (True, "snmp.hold", "refused")]
+
+
+def test_poller_service_loops_until_sigterm(snmpd: Snmpd, clean_db: Pg, tmp_path: Path) -> None:
+    """`elsectl snmp poll` as systemd runs it: rounds every poll_interval, clean exit on TERM."""
+    toml = tmp_path / "else.toml"
+    toml.write_text(
+        f'[database]\ndsn = "{clean_db.dsn("else_worker")}"\n'
+        f'[snmp]\nuser = "{USER}"\nauth_key = "{AUTH_PASS}"\npriv_key = "{PRIV_PASS}"\n'
+        f"port = {snmpd.port}\ntimeout = 1.0\npoll_interval = 0.3\n"
+        '[[servers]]\nname = "pfx"\naddress = "127.0.0.1"\n'
+    )
+    env = {**os.environ, "ELSE_CONFIG": str(toml)}
+    env.pop("ELSE_DSN", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "else_core", "snmp", "poll"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for(
+            lambda: rows(clean_db, "SELECT count(*) FROM snmp_samples")[0][0] >= 3, 15, "3 rounds"
+        )
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=10)
+    assert proc.returncode == 0, err
+    assert rows(clean_db, "SELECT bool_and(ok) FROM snmp_samples") == [(True,)]

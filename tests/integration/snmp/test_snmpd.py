@@ -153,22 +153,32 @@ def test_v3_authpriv_reads_the_real_queue(snmpd: Snmpd, postfix: Postfix) -> Non
     queue_id = postfix.submit("status@example.test")
     wait_for(lambda: postfix.queue_of(queue_id) == "deferred", 5, "deferral")
     deferred = sum(1 for m in postfix.queue() if m["queue_name"] == "deferred")
-    time.sleep(1.1)  # the stats extend is cached for 1 s in this config
 
-    s = manager_call("status", target(snmpd))
-    assert s.queues.deferred == deferred
+    def fresh() -> Any:  # the stats extend is cached for 1 s in this config
+        s = manager_call("status", target(snmpd))
+        return s if s.queues.deferred == deferred else None
+
+    s = wait_for(fresh, 5, f"{deferred} deferred messages in the SNMP status")
     assert s.master_running is True
     assert s.oldest_deferred_age is not None and 0 <= s.oldest_deferred_age < 600
     assert s.load is not None and s.mem_total_kb and s.mem_total_kb > 0
     assert "/" in [d.path for d in s.disks]
     assert s.stats_error is None
 
-    listing = manager_call("queue", target(snmpd))
+    listing = wait_for(
+        lambda: (q := manager_call("queue", target(snmpd))) and _has(q, queue_id) and q,
+        5,
+        "the message in the SNMP listing",
+    )
     entry = next(e for e in listing.entries if e.queue_id == queue_id)
     assert entry.queue_name == "deferred"
     assert entry.sender == "sender@pfx.test"
     assert entry.recipients[0].address == "status@example.test"
     assert "Connection refused" in (entry.recipients[0].delay_reason or "")
+
+
+def _has(listing: Any, queue_id: str) -> bool:
+    return any(e.queue_id == queue_id for e in listing.entries)
 
 
 def test_stats_arrival_time_matches_postqueue(snmpd: Snmpd, postfix: Postfix) -> None:
@@ -277,9 +287,11 @@ def test_hold_and_release_reach_postsuper(snmpd: Snmpd, postfix: Postfix) -> Non
     assert postfix.queue_of(queue_id) == "hold"
     assert "placed on hold" in held.message
 
-    time.sleep(1.1)  # listing cache
-    listing = manager_call("queue", target(snmpd))
-    assert next(e.queue_name for e in listing.entries if e.queue_id == queue_id) == "hold"
+    def listed_as_held() -> bool:  # the listing extend is cached for 1 s in this config
+        listing = manager_call("queue", target(snmpd))
+        return any(e.queue_id == queue_id and e.queue_name == "hold" for e in listing.entries)
+
+    assert wait_for(listed_as_held, 5, "the held message in the SNMP listing")
 
     released = manager_call("control", target(snmpd), "release", queue_id)
     assert released.ok, released.message

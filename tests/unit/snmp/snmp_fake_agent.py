@@ -49,6 +49,7 @@ class FakePfx:
     calls: list[tuple[str, Any]] = field(default_factory=list)
     fail_next: bool = False
     last: str = "none"
+    loop: Any = None
 
 
 def build_agent(pfx: FakePfx, ready: threading.Event, box: dict[str, Any]) -> None:

@@ -33,7 +33,9 @@ def target(pfx: FakePfx, **over: Any) -> SnmpTarget:
     return SnmpTarget(**fields)
 
 
-def call(method: str, t: SnmpTarget, *args: Any) -> Any:
+def call_fresh(method: str, t: SnmpTarget, *args: Any) -> Any:
+    """A manager of its own, as the CLI makes one (credential and timeout cases)."""
+
     async def main() -> Any:
         async with SnmpManager() as manager:
             return await getattr(manager, method)(t, *args)
@@ -41,7 +43,7 @@ def call(method: str, t: SnmpTarget, *args: Any) -> Any:
     return asyncio.run(main())
 
 
-def test_status_reads_queue_sizes_and_host_figures(fake_pfx: FakePfx) -> None:
+def test_status_reads_queue_sizes_and_host_figures(call: Any, fake_pfx: FakePfx) -> None:
     s = call("status", target(fake_pfx))
     assert (s.queues.maildrop, s.queues.incoming, s.queues.active) == (0, 1, 2)
     assert (s.queues.deferred, s.queues.hold, s.queues.total) == (3, 4, 10)
@@ -66,7 +68,7 @@ def test_status_reads_queue_sizes_and_host_figures(fake_pfx: FakePfx) -> None:
     ids=["master-down-nothing-deferred", "master-up-one-minute"],
 )
 def test_status_reports_master_state_and_oldest_age(
-    fake_pfx: FakePfx, stats: str, master: bool, oldest: int | None
+    call: Any, fake_pfx: FakePfx, stats: str, master: bool, oldest: int | None
 ) -> None:
     fake_pfx.stats = stats
     s = call("status", target(fake_pfx))
@@ -74,7 +76,7 @@ def test_status_reports_master_state_and_oldest_age(
     assert s.oldest_deferred_age == oldest
 
 
-def test_status_metrics_are_json_ready(fake_pfx: FakePfx) -> None:
+def test_status_metrics_are_json_ready(call: Any, fake_pfx: FakePfx) -> None:
     m = call("status", target(fake_pfx)).metrics()
     assert m["queues"] == {
         "maildrop": 0,
@@ -88,7 +90,7 @@ def test_status_metrics_are_json_ready(fake_pfx: FakePfx) -> None:
     assert m["disks"][0]["path"] == "/"
 
 
-def test_queue_listing_parses_entries(fake_pfx: FakePfx) -> None:
+def test_queue_listing_parses_entries(call: Any, fake_pfx: FakePfx) -> None:
     fake_pfx.listing = [queue_line("4F2A3B1C9D"), queue_line("3Zvc3G4PNVz1DF", "hold")]
     listing = call("queue", target(fake_pfx))
     assert [(e.queue_id, e.queue_name) for e in listing.entries] == [
@@ -102,13 +104,13 @@ def test_queue_listing_parses_entries(fake_pfx: FakePfx) -> None:
     assert (listing.truncated, listing.total) == (False, 2)
 
 
-def test_queue_listing_reports_truncation(fake_pfx: FakePfx) -> None:
+def test_queue_listing_reports_truncation(call: Any, fake_pfx: FakePfx) -> None:
     fake_pfx.listing = [queue_line("4F2A3B1C9D"), '{"truncated": true, "shown": 1, "total": 900}']
     listing = call("queue", target(fake_pfx))
     assert (len(listing.entries), listing.truncated, listing.total) == (1, True, 900)
 
 
-def test_queue_listing_error_line_is_a_clear_error(fake_pfx: FakePfx) -> None:
+def test_queue_listing_error_line_is_a_clear_error(call: Any, fake_pfx: FakePfx) -> None:
     fake_pfx.listing = ['{"error": "postqueue: fatal: Queue report unavailable"}']
     with pytest.raises(ElseError, match="queue listing failed on the PFX: postqueue"):
         call("queue", target(fake_pfx))
@@ -126,7 +128,7 @@ def test_queue_listing_error_line_is_a_clear_error(fake_pfx: FakePfx) -> None:
     ],
 )
 def test_control_sets_the_matching_object(
-    fake_pfx: FakePfx, action: str, queue_id: str | None, recorded: tuple[str, Any]
+    call: Any, fake_pfx: FakePfx, action: str, queue_id: str | None, recorded: tuple[str, Any]
 ) -> None:
     result = call("control", target(fake_pfx), action, queue_id)
     assert fake_pfx.calls == [recorded]
@@ -146,14 +148,14 @@ def test_control_sets_the_matching_object(
     ],
 )
 def test_control_refuses_bad_input_before_sending(
-    fake_pfx: FakePfx, action: str, queue_id: str | None, message: str
+    call: Any, fake_pfx: FakePfx, action: str, queue_id: str | None, message: str
 ) -> None:
     with pytest.raises(ElseError, match=message):
         call("control", target(fake_pfx), action, queue_id)
     assert fake_pfx.calls == []
 
 
-def test_control_failure_on_the_pfx_is_a_failed_result(fake_pfx: FakePfx) -> None:
+def test_control_failure_on_the_pfx_is_a_failed_result(call: Any, fake_pfx: FakePfx) -> None:
     fake_pfx.fail_next = True
     result = call("control", target(fake_pfx), "delete", "4F2A3B1C9D")
     assert not result.ok
@@ -174,7 +176,7 @@ def test_wrong_credentials_give_a_clear_auth_error(
     fake_pfx: FakePfx, over: dict[str, Any], hint: str
 ) -> None:
     with pytest.raises(SnmpAuthError, match=hint) as info:
-        call("status", target(fake_pfx, **over))
+        call_fresh("status", target(fake_pfx, **over))
     assert "check [snmp]" in str(info.value)
 
 
@@ -184,6 +186,6 @@ def test_no_agent_is_a_timeout_that_says_what_to_check() -> None:
     )
     started = time.monotonic()
     with pytest.raises(SnmpTimeout, match=r"no answer from ghost .* TCP wrappers") as info:
-        call("status", t)
+        call_fresh("status", t)
     assert isinstance(info.value, ServiceUnavailable)
     assert time.monotonic() - started < 3
