@@ -78,10 +78,13 @@ _STAMP = re.compile(
 
 
 def _cmd_re(syslog_name: str) -> tuple[re.Pattern[bytes], re.Pattern[bytes]]:
-    name = re.escape(syslog_name.encode())
-    first = re.compile(
-        rb"(?:postfix|" + name + rb")(?:/(?:smtps|submission))?/([^\[:]*).*?: ([^:\s]+)"
-    )
+    # pflogsumm interpolates --syslog-name into its regex unescaped ("a.b" matches "aXb");
+    # so do we, unless it is not a valid pattern here, then it is taken literally.
+    head, tail = rb"(?:postfix|", rb")(?:/(?:smtps|submission))?/([^\[:]*).*?: ([^:\s]+)"
+    try:
+        first = re.compile(head + syslog_name.encode() + tail)
+    except re.error:
+        first = re.compile(head + re.escape(syslog_name.encode()) + tail)
     second = re.compile(rb"((?:postfix)(?:-script)?)(?:\[\d+\])?: ([^:\s]+)")
     return first, second
 
