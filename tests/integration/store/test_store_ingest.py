@@ -258,3 +258,24 @@ def test_host_override_applies_to_every_line(db, pixel_slice):
 def test_import_of_a_missing_file_is_a_clear_error(db, capsys, tmp_path):
     assert import_(db, tmp_path / "nope.log") == 2
     assert "nope.log: no such file" in capsys.readouterr().err
+
+
+def test_worker_stops_cleanly_on_sigterm_and_refuses_a_second_instance(db):
+    elsectl_bin = str(Path(sys.executable).with_name("elsectl"))
+    argv = [elsectl_bin, "ingest", "--dsn", db.dsn("else_worker"), "--poll-interval", "0.2"]
+    proc = subprocess.Popen(argv)
+    try:
+        with db.connect() as conn:
+            for _ in range(200):
+                if conn.execute("SELECT count(*) FROM ingest_state").fetchone()[0]:
+                    break
+                time.sleep(0.05)
+        second = subprocess.run(argv, check=False, capture_output=True, text=True, timeout=30)
+        assert second.returncode == 2
+        assert "already running" in second.stderr
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

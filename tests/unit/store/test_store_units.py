@@ -176,3 +176,32 @@ def test_rotated_set_is_sorted_into_time_order(tmp_path):
 def test_stdin_cannot_be_imported():
     with pytest.raises(ElseError, match="standard input"):
         order_files(["-"], None, UTC)
+
+
+class _Tty:
+    def __init__(self, tty: bool) -> None:
+        self.tty = tty
+        self.text = ""
+
+    def isatty(self) -> bool:
+        return self.tty
+
+    def write(self, s: str) -> None:
+        self.text += s
+
+    def flush(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("tty", [True, False])
+def test_progress_bar_only_on_a_terminal(tty):
+    from else_core.store.importer import Progress
+
+    stream = _Tty(tty)
+    p = Progress(1000, stream)  # type: ignore[arg-type]
+    p.update(500, 12345, force=True)
+    p.close()
+    if tty:
+        assert "50.0%" in stream.text and "lines/s" in stream.text and "ETA" in stream.text
+    else:
+        assert stream.text == ""
