@@ -122,3 +122,29 @@ def test_missing_wrapper_is_commit_failed(tmp_path: Path) -> None:
     handler = ctl.Handler([str(tmp_path / "no-such-wrapper")])
     assert converse(handler, "set", f"{BASE}.1.0", "integer 1", "") == ["commit-failed"]
     assert "failed" in handler.last
+
+
+@pytest.mark.parametrize(
+    ("typed", "logged"),
+    [
+        ('string "ALL"', "refused SET hold: invalid queue ID 'ALL'"),
+        ("integer 7", "refused SET hold: type 'integer'"),
+    ],
+)
+def test_refusals_are_logged_to_syslog(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, typed: str, logged: str
+) -> None:
+    lines: list[tuple[int, str]] = []
+    monkeypatch.setattr(ctl.syslog, "syslog", lambda prio, msg: lines.append((prio, msg)))
+    argv, log = recorder(tmp_path)
+    converse(ctl.Handler(argv), "set", f"{BASE}.3.0", typed, "")
+    assert lines == [(ctl.syslog.LOG_WARNING, logged)]
+    assert calls(log) == []
+
+
+def test_actions_are_logged_to_syslog(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    lines: list[tuple[int, str]] = []
+    monkeypatch.setattr(ctl.syslog, "syslog", lambda prio, msg: lines.append((prio, msg)))
+    argv, _ = recorder(tmp_path)
+    converse(ctl.Handler(argv), "set", f"{BASE}.4.0", 'string "4F2A3B1C9D"', "")
+    assert lines == [(ctl.syslog.LOG_NOTICE, "SET release 4F2A3B1C9D: rc=0 recorded")]

@@ -63,3 +63,34 @@ def test_arrival_time_comes_from_the_T_record(
     f = tmp_path / "4F2A3B1C9D"
     f.write_bytes(content)
     assert wrapper.arrival_time(str(f)) == expected
+
+
+def test_wrapper_logs_refusals_with_the_caller(monkeypatch: pytest.MonkeyPatch) -> None:
+    lines: list[tuple[int, str]] = []
+    monkeypatch.setattr(wrapper.syslog, "syslog", lambda prio, msg: lines.append((prio, msg)))
+    monkeypatch.setenv("SUDO_USER", "Debian-snmp")
+    assert wrapper.main(["delete", "ALL"]) == 2
+    assert lines == [
+        (
+            wrapper.syslog.LOG_WARNING,
+            "refused: delete: invalid queue ID 'ALL' (caller Debian-snmp)",
+        )
+    ]
+
+
+def test_wrapper_ignores_mail_config_under_sudo(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Through sudo only the system Postfix may be driven, whatever the caller's environment."""
+    monkeypatch.setattr(wrapper.syslog, "syslog", lambda prio, msg: None)
+    monkeypatch.setenv("SUDO_USER", "Debian-snmp")
+    monkeypatch.setenv("MAIL_CONFIG", "/tmp/evil")
+    seen: list[str | None] = []
+
+    def fake_run(argv, **kw):
+        import os
+
+        seen.append(os.environ.get("MAIL_CONFIG"))
+        raise OSError("stop here")
+
+    monkeypatch.setattr(wrapper.subprocess, "run", fake_run)
+    assert wrapper.main(["hold", "4F2A3B1C9D"]) == 1
+    assert seen == [None]
