@@ -383,6 +383,9 @@ class SnmpManager:
         if refused is not None and status != "commitFailed":
             raise refused
         detail = await self.last_result(t)
+        if f" {action} {queue_id or '-'} " not in f"{detail} ":
+            # Another manager acted in between: its result is not ours to show.
+            detail = ""
         if refused is not None:
             return ControlResult(t.name, action, queue_id, False, detail or str(refused))
         return ControlResult(t.name, action, queue_id, True, detail or "done")

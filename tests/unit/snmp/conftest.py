@@ -36,6 +36,7 @@ def fake_pfx(fake_pfx_agent: FakePfx) -> FakePfx:
     fake_pfx_agent.calls.clear()
     fake_pfx_agent.fail_next = False
     fake_pfx_agent.last = "none"
+    fake_pfx_agent.foreign_last = None
     return fake_pfx_agent
 
 

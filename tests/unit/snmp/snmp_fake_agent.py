@@ -49,6 +49,7 @@ class FakePfx:
     calls: list[tuple[str, Any]] = field(default_factory=list)
     fail_next: bool = False
     last: str = "none"
+    foreign_last: str | None = None  # what lastResult shows instead, if set
     loop: Any = None
 
 
@@ -85,13 +86,14 @@ def build_agent(pfx: FakePfx, ready: threading.Event, box: dict[str, Any]) -> No
             action = {v: k for k, v in oids.CONTROL_COLUMNS.items()}[self.typeName[-1]]
             value = varBind[1]
             arg = int(value) if action == "flush" else bytes(value).decode()
+            shown = "-" if action == "flush" else arg  # as else-snmp-ctl writes lastResult
             pfx.calls.append((action, arg))
             super().writeCommit(varBind, **ctx)
             if pfx.fail_next:
                 pfx.fail_next = False
-                pfx.last = f"{len(pfx.calls)} {action} {arg} failed no such message"
+                pfx.last = f"{len(pfx.calls)} {action} {shown} failed no such message"
                 raise pysnmp_error.CommitFailedError(name=varBind[0], idx=ctx.get("idx"))
-            pfx.last = f"{len(pfx.calls)} {action} {arg} ok"
+            pfx.last = f"{len(pfx.calls)} {action} {shown} ok"
 
     from pysnmp.smi import error as pysnmp_error
 
@@ -151,7 +153,7 @@ def build_agent(pfx: FakePfx, ready: threading.Event, box: dict[str, Any]) -> No
         syntax = v2c.Integer32(0) if action == "flush" else v2c.OctetString("")
         symbols.append(mib_scalar(type_oid, syntax.clone()).setMaxAccess("read-write"))
         symbols.append(Control(type_oid, (0,), syntax))
-    serve(oids.LAST_RESULT, v2c.OctetString(""), lambda: pfx.last)
+    serve(oids.LAST_RESULT, v2c.OctetString(""), lambda: pfx.foreign_last or pfx.last)
 
     builder.export_symbols("__ELSE_FAKE_PFX", *symbols)
     for app in (

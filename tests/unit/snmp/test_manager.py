@@ -104,6 +104,18 @@ def test_queue_listing_parses_entries(call: Any, fake_pfx: FakePfx) -> None:
     assert (listing.truncated, listing.total) == (False, 2)
 
 
+def test_empty_queue_is_an_empty_listing(call: Any, fake_pfx: FakePfx) -> None:
+    listing = call("queue", target(fake_pfx))
+    assert (listing.entries, listing.total, listing.truncated) == ((), 0, False)
+
+
+def test_someone_elses_last_result_is_not_shown_as_ours(call: Any, fake_pfx: FakePfx) -> None:
+    fake_pfx.foreign_last = "7 hold ABCDEF0123 ok"  # a concurrent manager's action
+    result = call("control", target(fake_pfx), "release", "4F2A3B1C9D")
+    assert result.ok
+    assert result.message == "done"
+
+
 def test_queue_listing_reports_truncation(call: Any, fake_pfx: FakePfx) -> None:
     fake_pfx.listing = [queue_line("4F2A3B1C9D"), '{"truncated": true, "shown": 1, "total": 900}']
     listing = call("queue", target(fake_pfx))
