@@ -1,0 +1,587 @@
+"""WUI accounts: users, argon2id passwords, lockout, API tokens, groups and their scope.
+
+One module for both ``elsectl user`` and the web UI, so a password set on the command
+line and one set in the browser are hashed, checked and locked out the same way.
+
+Why these choices:
+
+* Passwords: argon2id (argon2-cffi's defaults, RFC 9106 "low memory" profile); a hash
+  made with older parameters is re-hashed at the next good login.
+* Lockout: after :data:`LOCK_AFTER` failures in a row an account refuses even the right
+  password for :data:`LOCK_SECONDS`. ``users.failed_logins`` counts the run; the time of
+  each failure is an ``audit_log`` row (``login.failed``), which administrators want
+  to see anyway, so no extra column is needed.
+* API tokens: ``else_<prefix>_<secret>``; only the SHA-256 of the whole token is stored
+  (a token is 32 random bytes, so a fast hash is enough: nothing to brute-force), the
+  prefix lets a user tell tokens apart in a list.
+* Scope: what a user may see is the union of their groups' domains and addresses, on
+  the union of their groups' servers (a group with no server means every server).
+  Admins are unrestricted. :class:`else_core.search.Scope` turns it into SQL.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from else_core.errors import ElseError
+from else_core.search import Scope
+
+LOCK_AFTER = 5
+LOCK_SECONDS = 300
+MIN_PASSWORD = 10
+MAX_PASSWORD = 1024
+TOKEN_PREFIX = "else_"  # noqa: S105 - the visible prefix, not a secret
+
+USERNAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
+GROUP_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._ -]{0,63}")
+DOMAIN_RE = re.compile(
+    r"(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?)*"
+)
+ADDRESS_RE = re.compile(r"[^\s@<>\"]{1,128}@[a-z0-9.-]{1,253}")
+SERVER_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,252}")
+
+_hasher = PasswordHasher()  # argon2id, t=3, m=64 MiB, p=4 (argon2-cffi 25 defaults)
+# Verified against when the user does not exist, so a wrong name costs as long as a wrong
+# password (no user enumeration by timing).
+_DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+
+
+class AccountError(ElseError):
+    """A refused account operation (bad name, weak password, unknown user...)."""
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: int
+    username: str
+    is_admin: bool
+    active: bool
+    email: str | None = None
+    failed_logins: int = 0
+    created_at: datetime | None = None
+    last_login: datetime | None = None
+    password_changed_at: datetime | None = None
+
+    @property
+    def session_version(self) -> str:
+        """Changes when the password changes, so older sessions stop working."""
+        ts = self.password_changed_at
+        return ts.isoformat() if ts else "0"
+
+
+@dataclass(frozen=True, slots=True)
+class LoginResult:
+    user: User | None
+    reason: str  # ok | bad | locked | inactive
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    id: int
+    name: str
+    description: str | None
+    servers: tuple[str, ...]
+    domains: tuple[str, ...]
+    addresses: tuple[str, ...]
+    members: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    id: int
+    username: str
+    name: str
+    prefix: str
+    created_at: datetime
+    last_used: datetime | None
+    expires_at: datetime | None
+    revoked: bool
+
+
+_USER_COLS = (
+    "id, username, is_admin, active, email, failed_logins, created_at, last_login,"
+    " password_changed_at"
+)
+
+
+def _user(row: dict[str, Any] | None) -> User | None:
+    return User(**row) if row else None
+
+
+def check_username(name: str) -> str:
+    if not USERNAME_RE.fullmatch(name or ""):
+        raise AccountError(
+            "user name: 1-64 characters, letters, digits and . _ @ - (starting with a "
+            "letter or digit)"
+        )
+    return name
+
+
+def check_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD:
+        raise AccountError(f"password too short: at least {MIN_PASSWORD} characters")
+    if len(password) > MAX_PASSWORD:
+        raise AccountError(f"password too long: at most {MAX_PASSWORD} characters")
+    return password
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(check_password(password))
+
+
+# -- users ----------------------------------------------------------------------------------
+
+
+def get_user(conn: psycopg.Connection, username: str) -> User | None:
+    with conn.cursor(row_factory=dict_row) as cur:
+        row = cur.execute(f"SELECT {_USER_COLS} FROM users WHERE username = %s", (username,))
+        return _user(row.fetchone())
+
+
+def get_user_by_id(conn: psycopg.Connection, user_id: int) -> User | None:
+    with conn.cursor(row_factory=dict_row) as cur:
+        row = cur.execute(f"SELECT {_USER_COLS} FROM users WHERE id = %s", (user_id,))
+        return _user(row.fetchone())
+
+
+def list_users(conn: psycopg.Connection) -> list[User]:
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(f"SELECT {_USER_COLS} FROM users ORDER BY username").fetchall()
+    return [User(**r) for r in rows]
+
+
+def add_user(
+    conn: psycopg.Connection,
+    username: str,
+    password: str,
+    *,
+    is_admin: bool = False,
+    email: str | None = None,
+) -> User:
+    check_username(username)
+    digest = hash_password(password)
+    try:
+        with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
+            row = cur.execute(
+                "INSERT INTO users (username, password_hash, is_admin, email, password_changed_at)"
+                f" VALUES (%s, %s, %s, %s, now()) RETURNING {_USER_COLS}",
+                (username, digest, is_admin, email),
+            ).fetchone()
+    except psycopg.errors.UniqueViolation:
+        raise AccountError(f"user {username!r} already exists") from None
+    assert row is not None
+    return User(**row)
+
+
+def _require(conn: psycopg.Connection, username: str) -> User:
+    user = get_user(conn, username)
+    if user is None:
+        raise AccountError(f"no such user {username!r}")
+    return user
+
+
+def set_password(conn: psycopg.Connection, username: str, password: str) -> None:
+    """New password; also unlocks the account (an admin reset is how a user gets back in)."""
+    digest = hash_password(password)
+    _require(conn, username)
+    with conn.transaction():
+        conn.execute(
+            "UPDATE users SET password_hash = %s, password_changed_at = clock_timestamp(),"
+            " failed_logins = 0 WHERE username = %s",
+            (digest, username),
+        )
+
+
+def change_password(conn: psycopg.Connection, username: str, old: str, new: str) -> None:
+    """A user changing their own password must prove they know the current one."""
+    row = conn.execute(
+        "SELECT password_hash FROM users WHERE username = %s", (username,)
+    ).fetchone()
+    if row is None or not _verify(row[0], old):
+        raise AccountError("the current password is not correct")
+    set_password(conn, username, new)
+
+
+def update_user(
+    conn: psycopg.Connection,
+    username: str,
+    *,
+    is_admin: bool | None = None,
+    active: bool | None = None,
+    email: str | None = None,
+) -> User:
+    _require(conn, username)
+    with conn.transaction():
+        if is_admin is not None:
+            conn.execute("UPDATE users SET is_admin = %s WHERE username = %s", (is_admin, username))
+        if active is not None:
+            conn.execute(
+                "UPDATE users SET active = %s, failed_logins = CASE WHEN %s THEN 0"
+                " ELSE failed_logins END WHERE username = %s",
+                (active, active, username),
+            )
+        if email is not None:
+            conn.execute(
+                "UPDATE users SET email = NULLIF(%s, '') WHERE username = %s", (email, username)
+            )
+    return _require(conn, username)
+
+
+def delete_user(conn: psycopg.Connection, username: str) -> None:
+    with conn.transaction():
+        cur = conn.execute("DELETE FROM users WHERE username = %s", (username,))
+    if cur.rowcount == 0:
+        raise AccountError(f"no such user {username!r}")
+
+
+def unlock(conn: psycopg.Connection, username: str) -> None:
+    _require(conn, username)
+    with conn.transaction():
+        conn.execute("UPDATE users SET failed_logins = 0 WHERE username = %s", (username,))
+
+
+def _verify(digest: str | None, password: str) -> bool:
+    try:
+        return _hasher.verify(digest or _DUMMY_HASH, password) and digest is not None
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def audit(
+    conn: psycopg.Connection,
+    actor: str | None,
+    action: str,
+    target: str | None = None,
+    result: str | None = "ok",
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """One ``audit_log`` row (account and admin changes, logins), committed at once."""
+    with conn.transaction():
+        conn.execute(
+            "INSERT INTO audit_log (actor, action, target, result, detail)"
+            " VALUES (%s, %s, %s, %s, %s)",
+            (
+                (actor or "")[:200],
+                action,
+                (target or "")[:500] or None,
+                result,
+                Jsonb(detail) if detail else None,
+            ),
+        )
+
+
+def locked_until(conn: psycopg.Connection, user: User) -> datetime | None:
+    """When a locked account opens again, or None when it is not locked now."""
+    if user.failed_logins < LOCK_AFTER:
+        return None
+    row = conn.execute(
+        "SELECT max(at) + make_interval(secs => %s), now() FROM audit_log"
+        " WHERE action = 'login.failed' AND target = %s",
+        (LOCK_SECONDS, user.username),
+    ).fetchone()
+    if row is None or row[0] is None or row[0] <= row[1]:
+        return None
+    return row[0]
+
+
+def session_ended(conn: psycopg.Connection, username: str, sid: str) -> bool:
+    """True when the session ``sid`` of ``username`` was logged out (sessions live in
+    signed cookies; a log-out is remembered as its ``audit_log`` row)."""
+    if not sid:
+        return True
+    row = conn.execute(
+        "SELECT 1 FROM audit_log WHERE action = 'logout' AND target = %s"
+        " AND detail->>'sid' = %s LIMIT 1",
+        (username, sid),
+    ).fetchone()
+    return row is not None
+
+
+def authenticate(
+    conn: psycopg.Connection, username: str, password: str, *, source: str | None = None
+) -> LoginResult:
+    """Check a login; count failures, lock after :data:`LOCK_AFTER`, audit every outcome.
+
+    A locked account is refused without looking at the password (so guessing during the
+    lock learns nothing); the caller shows one message for "bad" and "locked" alike
+    where it must not reveal which accounts exist.
+    """
+    username = (username or "")[:64]
+    password = (password or "")[:MAX_PASSWORD]
+    with conn.cursor(row_factory=dict_row) as cur:
+        row = cur.execute(
+            f"SELECT {_USER_COLS}, password_hash FROM users WHERE username = %s", (username,)
+        ).fetchone()
+    detail = {"source": source} if source else None
+    if row is None:
+        _verify(None, password)
+        audit(conn, username, "login.failed", username, "unknown user", detail)
+        return LoginResult(None, "bad")
+    digest = row.pop("password_hash")
+    user = User(**row)
+    if locked_until(conn, user) is not None:
+        audit(conn, username, "login.refused", username, "locked", detail)
+        return LoginResult(None, "locked")
+    if not _verify(digest, password):
+        with conn.transaction():
+            conn.execute(
+                "UPDATE users SET failed_logins = failed_logins + 1 WHERE id = %s", (user.id,)
+            )
+        audit(conn, username, "login.failed", username, "bad password", detail)
+        return LoginResult(None, "bad")
+    if not user.active:
+        audit(conn, username, "login.refused", username, "inactive", detail)
+        return LoginResult(None, "inactive")
+    with conn.transaction():
+        if _hasher.check_needs_rehash(digest):
+            conn.execute(
+                "UPDATE users SET password_hash = %s WHERE id = %s",
+                (_hasher.hash(password), user.id),
+            )
+        conn.execute(
+            "UPDATE users SET failed_logins = 0, last_login = now() WHERE id = %s", (user.id,)
+        )
+    audit(conn, username, "login", username, "ok", detail)
+    return LoginResult(get_user_by_id(conn, user.id), "ok")
+
+
+# -- API tokens -----------------------------------------------------------------------------
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(
+    conn: psycopg.Connection, username: str, name: str = "api", expires_at: datetime | None = None
+) -> str:
+    """A new token for ``username``; the return value is the only time it is visible."""
+    user = _require(conn, username)
+    name = (name or "api").strip()[:64] or "api"
+    prefix = secrets.token_hex(4)
+    token = f"{TOKEN_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
+    with conn.transaction():
+        conn.execute(
+            "INSERT INTO api_tokens (user_id, name, prefix, token_hash, expires_at)"
+            " VALUES (%s, %s, %s, %s, %s)",
+            (user.id, name, prefix, _token_hash(token), expires_at),
+        )
+    return token
+
+
+def list_tokens(conn: psycopg.Connection, username: str | None = None) -> list[Token]:
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(
+            "SELECT t.id, u.username, t.name, t.prefix, t.created_at, t.last_used,"
+            " t.expires_at, t.revoked FROM api_tokens t JOIN users u ON u.id = t.user_id"
+            " WHERE %s::text IS NULL OR u.username = %s ORDER BY u.username, t.created_at",
+            (username, username),
+        ).fetchall()
+    return [Token(**r) for r in rows]
+
+
+def revoke_token(conn: psycopg.Connection, username: str, prefix: str) -> None:
+    with conn.transaction():
+        cur = conn.execute(
+            "UPDATE api_tokens SET revoked = true FROM users u"
+            " WHERE u.id = api_tokens.user_id AND u.username = %s AND api_tokens.prefix = %s",
+            (username, prefix),
+        )
+    if cur.rowcount == 0:
+        raise AccountError(f"no token {prefix!r} for user {username!r}")
+
+
+def user_for_token(conn: psycopg.Connection, token: str) -> User | None:
+    """The active user a bearer token belongs to, or None (unknown, revoked, expired)."""
+    if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+        return None
+    digest = _token_hash(token)
+    with conn.cursor(row_factory=dict_row) as cur:
+        row = cur.execute(
+            "SELECT t.id AS token_id, t.token_hash FROM api_tokens t JOIN users u"
+            " ON u.id = t.user_id WHERE t.token_hash = %s AND NOT t.revoked AND u.active"
+            " AND (t.expires_at IS NULL OR t.expires_at > now())",
+            (digest,),
+        ).fetchone()
+        if row is None or not hmac.compare_digest(row["token_hash"], digest):
+            return None
+        with conn.transaction():
+            uid = cur.execute(
+                "UPDATE api_tokens SET last_used = now() WHERE id = %s RETURNING user_id",
+                (row["token_id"],),
+            ).fetchone()
+    return get_user_by_id(conn, uid["user_id"]) if uid else None
+
+
+# -- groups ---------------------------------------------------------------------------------
+
+
+def check_group_name(name: str) -> str:
+    name = (name or "").strip()
+    if not GROUP_RE.fullmatch(name):
+        raise AccountError("group name: 1-64 letters, digits, spaces and . _ -")
+    return name
+
+
+def normalise_domain(text: str) -> str:
+    d = text.strip().lower().lstrip("@").rstrip(".")
+    if not DOMAIN_RE.fullmatch(d):
+        raise AccountError(f"not a domain name: {text!r}")
+    return d
+
+
+def normalise_address(text: str) -> str:
+    a = text.strip().lower()
+    if not ADDRESS_RE.fullmatch(a):
+        raise AccountError(f"not an e-mail address: {text!r}")
+    return a
+
+
+def check_server(text: str) -> str:
+    s = text.strip()
+    if not SERVER_RE.fullmatch(s):
+        raise AccountError(f"not a server name: {text!r}")
+    return s
+
+
+def add_group(conn: psycopg.Connection, name: str, description: str | None = None) -> int:
+    name = check_group_name(name)
+    try:
+        with conn.transaction():
+            row = conn.execute(
+                "INSERT INTO groups (name, description) VALUES (%s, NULLIF(%s, '')) RETURNING id",
+                (name, (description or "").strip()[:500]),
+            ).fetchone()
+    except psycopg.errors.UniqueViolation:
+        raise AccountError(f"group {name!r} already exists") from None
+    assert row is not None
+    return int(row[0])
+
+
+def _group_id(conn: psycopg.Connection, name: str) -> int:
+    row = conn.execute("SELECT id FROM groups WHERE name = %s", (name,)).fetchone()
+    if row is None:
+        raise AccountError(f"no such group {name!r}")
+    return int(row[0])
+
+
+def delete_group(conn: psycopg.Connection, name: str) -> None:
+    gid = _group_id(conn, name)
+    with conn.transaction():
+        conn.execute("DELETE FROM groups WHERE id = %s", (gid,))
+
+
+#: kind -> (table, column, normaliser)
+_MEMBER_KINDS = {
+    "server": ("group_servers", "server", check_server),
+    "domain": ("group_domains", "domain", normalise_domain),
+    "address": ("group_addresses", "address", normalise_address),
+}
+
+
+def group_add(conn: psycopg.Connection, group: str, kind: str, value: str) -> str:
+    """Add a member (``user``), server, domain or address to a group; idempotent."""
+    gid = _group_id(conn, group)
+    if kind == "user":
+        user = _require(conn, value)
+        with conn.transaction():
+            conn.execute(
+                "INSERT INTO group_members (group_id, user_id) VALUES (%s, %s)"
+                " ON CONFLICT DO NOTHING",
+                (gid, user.id),
+            )
+        return user.username
+    if kind not in _MEMBER_KINDS:
+        raise AccountError(f"unknown group entry kind {kind!r}")
+    table, column, norm = _MEMBER_KINDS[kind]
+    v = norm(value)
+    with conn.transaction():
+        # table/column come from the fixed table above, never from input.
+        conn.execute(
+            f"INSERT INTO {table} (group_id, {column}) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+            (gid, v),
+        )
+    return v
+
+
+def group_remove(conn: psycopg.Connection, group: str, kind: str, value: str) -> None:
+    gid = _group_id(conn, group)
+    with conn.transaction():
+        if kind == "user":
+            conn.execute(
+                "DELETE FROM group_members WHERE group_id = %s AND user_id ="
+                " (SELECT id FROM users WHERE username = %s)",
+                (gid, value),
+            )
+            return
+        if kind not in _MEMBER_KINDS:
+            raise AccountError(f"unknown group entry kind {kind!r}")
+        table, column, _norm = _MEMBER_KINDS[kind]
+        conn.execute(
+            f"DELETE FROM {table} WHERE group_id = %s AND {column} = %s", (gid, value.strip())
+        )
+
+
+def list_groups(conn: psycopg.Connection, user_id: int | None = None) -> list[Group]:
+    """Every group, or the groups ``user_id`` belongs to."""
+    rows = conn.execute(
+        "SELECT g.id, g.name, g.description,"
+        " ARRAY(SELECT server FROM group_servers s WHERE s.group_id = g.id ORDER BY 1),"
+        " ARRAY(SELECT domain FROM group_domains d WHERE d.group_id = g.id ORDER BY 1),"
+        " ARRAY(SELECT address FROM group_addresses a WHERE a.group_id = g.id ORDER BY 1),"
+        " ARRAY(SELECT u.username FROM group_members m JOIN users u ON u.id = m.user_id"
+        "       WHERE m.group_id = g.id ORDER BY 1)"
+        " FROM groups g WHERE %s::bigint IS NULL OR EXISTS (SELECT 1 FROM group_members m"
+        "   WHERE m.group_id = g.id AND m.user_id = %s) ORDER BY g.name",
+        (user_id, user_id),
+    ).fetchall()
+    return [
+        Group(r[0], r[1], r[2], tuple(r[3]), tuple(r[4]), tuple(r[5]), tuple(r[6])) for r in rows
+    ]
+
+
+def group_scope(group: Group) -> Scope:
+    """What one group's members may see (a group with no server: every server)."""
+    return Scope(
+        servers=group.servers or None,
+        domains=group.domains,
+        addresses=group.addresses,
+    )
+
+
+def scope_for(conn: psycopg.Connection, user: User) -> Scope | None:
+    """None (everything) for admins; the union of the user's groups otherwise.
+
+    A user in no group sees nothing (empty tuples). A user whose groups bind different
+    servers to different domains gets the union of both lists, which may also show one
+    group's domain on another group's server: bind such users to one group per server
+    set if that matters.
+    """
+    if user.is_admin:
+        return None
+    groups = list_groups(conn, user.id)
+    if not groups:
+        return Scope(servers=(), domains=(), addresses=())
+    any_server = any(not g.servers for g in groups)
+    servers = None if any_server else tuple(sorted({s for g in groups for s in g.servers}))
+    return Scope(
+        servers=servers,
+        domains=tuple(sorted({d for g in groups for d in g.domains})),
+        addresses=tuple(sorted({a for g in groups for a in g.addresses})),
+    )
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
