@@ -480,16 +480,13 @@ def _cleanup(line: LogLine, qid: str | None, text: str) -> Event | None:
     m = _CHECK.match(text)
     if m is not None:
         action, what, detail, host, ip, tail = m.groups()
-        f: dict[str, Any] = {"action": action, "stage": what, "detail": detail, "client_host": host}
+        f: dict[str, Any] = {"action": action, "stage": what, "client_host": host}
         if ip is not None:
             f["client_ip"] = ip
-        rest = _split_tail("; " + tail, f)
-        if rest:
-            f["reason"] = rest
-        elif f.get("detail") and "reason" not in f:
-            pass
-        # "…helo=<h>: 5.7.1 message content rejected" puts the reply after the tail.
-        reply = f.pop("detail", None) if f.get("stage") in ("header", "body") else None
+        _split_tail("; " + tail, f)
+        # "...helo=<h>: 5.7.1 message content rejected": the reply (if any) follows the
+        # tail, where _split_tail put it as "detail"; the checked header/body text is ours.
+        reply = f.pop("detail", None)
         f["detail"] = detail
         if reply:
             _code_dsn_reason(reply, f)

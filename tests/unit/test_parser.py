@@ -662,3 +662,27 @@ def test_line_parses_to_its_event(raw: str, kind: str, qid: str | None, fields: 
 def test_hostile_line_never_raises(raw: str) -> None:
     ev = parse(split_line(raw, 1, 2023, UTC))
     assert ev.kind in {"connect", "other", "delivery", "qmgr_from", "malformed", "foreign", "info"}
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (
+            "Mar 14 12:00:04 mx postfix/cleanup[302]: 9F6A7B8C9D: warning: header Subject: odd from "
+            "good.example.com[192.0.2.69]; from=<g@good.example.com> to=<h@example.net> proto=ESMTP "
+            "helo=<good.example.com>",
+            None,
+        ),
+        (
+            "Mar 14 12:00:04 mx postfix/cleanup[302]: 9F6A7B8C9D: reject: body viagra from "
+            "x.example[192.0.2.69]; from=<g@x.example> to=<h@example.net> proto=ESMTP helo=<x>: "
+            "5.7.1 no pills",
+            "no pills",
+        ),
+    ],
+    ids=["no-reply-text", "reply-text"],
+)
+def test_content_check_reason_is_only_the_reply(raw: str, reason: str | None) -> None:
+    ev = parse(split_line(raw, 1, 2023, UTC))
+    assert ev.f.get("reason") == reason
+    assert ev.f["detail"] in {"Subject: odd", "viagra"}
