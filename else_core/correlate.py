@@ -43,6 +43,8 @@ _REJECT_RECORD_ACTIONS = frozenset(
         "proxy-reject",
     )
 )
+# Decisions that shape what happens to the whole queue file.
+_TX_ACTIONS = frozenset(("hold", "discard", "filter", "redirect", "bcc"))
 _LOCAL_IPS = frozenset(("127.0.0.1", "::1", "localhost"))
 
 
@@ -65,6 +67,9 @@ class _Session:
     client_host: str
     client_ip: str
     since: datetime | None = None
+    # NOQUEUE decisions (hold, discard, ...) smtpd made before the queue file existed:
+    # they belong to the transaction the next "client=" line of this session opens.
+    pending: list[dict[str, Any]] = field(default_factory=list)
     tls: str | None = None
     helo: str | None = None
     qids: list[str] = field(default_factory=list)
@@ -355,7 +360,9 @@ class Correlator:
             # A queue file that never got past smtpd: the client gave up or every recipient
             # was refused. Postfix logs nothing more about it, so it ends here.
             if tx is not None and tx.message_id is None and tx.size is None and tx.sender is None:
-                if tx.rejects:
+                if tx.discarded:
+                    self._close(tx, "removed")
+                elif tx.rejects:
                     self._close(tx, "rejected")
                 else:
                     self._abandon(tx)
@@ -394,6 +401,9 @@ class Correlator:
             sess.qids.append(tx.queue_id)
             tx.tls = sess.tls
             tx.helo = sess.helo or tx.helo
+            for note in sess.pending:
+                self._apply_action(tx, note)
+            sess.pending.clear()
         orig = f.get("orig_queue_id")
         if orig:
             tx.orig_client = f.get("orig_client")
@@ -595,6 +605,10 @@ class Correlator:
         if ev.qid is None:
             if reject is not None:
                 self._out.append(reject)
+            elif ev.daemon == "smtpd" and action in _TX_ACTIONS:
+                sess = self._sessions.get((line.host, line.program, line.pid))
+                if sess is not None:
+                    sess.pending.append(self._note(ev))
             return
         tx = self._tx(ev)
         assert tx is not None
@@ -609,11 +623,21 @@ class Correlator:
             if action in _REJECT_ACTIONS and f.get("stage") in _MESSAGE_STAGES:
                 self._close(tx, "rejected")
             return
+        self._apply_action(tx, self._note(ev))
+
+    @staticmethod
+    def _note(ev: Event) -> dict[str, Any]:
+        f = ev.f
         note = {
             k: f.get(k) for k in ("action", "stage", "detail", "reason", "recipient") if f.get(k)
         }
-        note["at"] = line.ts.isoformat() if line.ts else None
+        note["at"] = ev.line.ts.isoformat() if ev.line.ts else None
+        return note
+
+    @staticmethod
+    def _apply_action(tx: Transaction, note: dict[str, Any]) -> None:
         tx.actions.append(note)
+        action = note.get("action")
         if action in ("hold", "milter-hold"):
             tx.held = True
         elif action in ("discard", "milter-discard"):

@@ -572,6 +572,7 @@ _MASTER_PREFIXES = (
     "refreshing the Postfix",
     "daemon already running",
     "waiting on",
+    "waiting for the Postfix mail system",
     "the Postfix mail system is running",
 )
 

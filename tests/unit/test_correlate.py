@@ -208,6 +208,23 @@ Jun  1 10:00:01 mx postfix/qmgr[12]: 9C10001: from=<s@c.example>, size=600, nrcp
 Jun  1 10:00:01 mx postfix/qmgr[12]: 9C10001: removed
 """
 
+# smtpd logs an access-map HOLD/DISCARD on the first recipient before the queue file
+# exists (as seen from a real Postfix 3.7), then opens the file.
+NOQUEUE_HOLD = """
+Jun  1 10:00:00 mx postfix/smtpd[25944]: connect from localhost[127.0.0.1]
+Jun  1 10:00:01 mx postfix/smtpd[25944]: NOQUEUE: hold: RCPT from localhost[127.0.0.1]: <hold-it@sink.test>: Recipient address triggers HOLD action; from=<s@sink.test> to=<hold-it@sink.test> proto=ESMTP helo=<client.test>
+Jun  1 10:00:01 mx postfix/smtpd[25944]: C9CD1216602: client=localhost[127.0.0.1]
+Jun  1 10:00:01 mx postfix/cleanup[25968]: C9CD1216602: message-id=<hold-access@client.test>
+Jun  1 10:00:01 mx postfix/smtpd[25944]: disconnect from localhost[127.0.0.1] ehlo=1 mail=1 rcpt=1 data=1 quit=1 commands=5
+"""
+
+NOQUEUE_DISCARD = """
+Jun  1 10:00:00 mx postfix/smtpd[25944]: connect from localhost[127.0.0.1]
+Jun  1 10:00:01 mx postfix/smtpd[25944]: NOQUEUE: discard: RCPT from localhost[127.0.0.1]: <discard-it@sink.test>: Recipient address triggers DISCARD action; from=<s@sink.test> to=<discard-it@sink.test> proto=ESMTP helo=<client.test>
+Jun  1 10:00:01 mx postfix/smtpd[25944]: C97B5216602: client=localhost[127.0.0.1]
+Jun  1 10:00:01 mx postfix/smtpd[25944]: disconnect from localhost[127.0.0.1] ehlo=1 mail=1 rcpt=1 data=1 quit=1 commands=5
+"""
+
 ABANDONED = """
 Jun  1 10:00:00 mx postfix/smtpd[10]: connect from c.example[192.0.2.1]
 Jun  1 10:00:01 mx postfix/smtpd[10]: 9D10001: client=c.example[192.0.2.1]
@@ -239,6 +256,8 @@ Jun  1 10:00:05 mx postfix/smtpd[10]: disconnect from c.example[192.0.2.1] ehlo=
         (HEADER_REJECT, {"r@mx.example": "rejected"}),
         (RCPT_REJECT_PARTIAL, {"yes@mx.example": "delivered", "no@mx.example": "rejected"}),
         (DISCARD, {"bin@mx.example": "discarded"}),
+        (NOQUEUE_HOLD, {"hold-it@sink.test": "held"}),
+        (NOQUEUE_DISCARD, {"discard-it@sink.test": "discarded"}),
     ],
     ids=[
         "multi-recipient-mixed",
@@ -254,6 +273,8 @@ Jun  1 10:00:05 mx postfix/smtpd[10]: disconnect from c.example[192.0.2.1] ehlo=
         "header-check-reject",
         "one-recipient-rejected",
         "discard",
+        "noqueue-hold-before-queue-file",
+        "noqueue-discard-before-queue-file",
     ],
 )
 def test_one_email_with_final_status_per_recipient(log: str, expected: dict[str, str]) -> None:
