@@ -8,7 +8,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 from else_core import config
-from else_core.db import connect, migrate
+from else_core.db import connect, errors, migrate
 from else_core.errors import ConfigError
 
 _AGE = re.compile(r"^\s*(\d+)\s*([dhw]?)\s*$")
@@ -45,7 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def cmd_upgrade(args: argparse.Namespace) -> int:
     dsn = config.load().dsn(args.dsn, role="owner")
-    with connect(dsn) as conn:
+    with errors(), connect(dsn) as conn:
         n = migrate.upgrade(conn, target=args.target)
     print(f"applied {n} migrations" if n else "schema up to date")
     return 0
@@ -53,7 +53,7 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
 
 def cmd_prune(args: argparse.Namespace) -> int:
     before = datetime.now(UTC) - parse_age(args.older_than)
-    with connect(config.load().dsn(args.dsn), autocommit=True) as conn:
+    with errors(), connect(config.load().dsn(args.dsn), autocommit=True) as conn:
         result = conn.execute("SELECT else_prune(%s)", (before,)).fetchone()[0]
     parts = ", ".join(f"{k}={v}" for k, v in sorted(result.items()))
     print(f"pruned data before {before.isoformat(timespec='seconds')}: {parts}")
@@ -61,7 +61,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    with connect(config.load().dsn(args.dsn), autocommit=True) as conn:
+    with errors(), connect(config.load().dsn(args.dsn), autocommit=True) as conn:
         versions = [r[0] for r in conn.execute("SELECT version FROM schema_migrations ORDER BY 1")]
         lag = conn.execute(
             "SELECT name, cursor, newest_id, lag_lines, lag::text FROM ingest_lag"

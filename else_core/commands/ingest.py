@@ -7,6 +7,7 @@ import logging
 from typing import Any
 
 from else_core import config
+from else_core.db import errors
 from else_core.store.worker import Worker
 
 
@@ -35,4 +36,5 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size or int(cfg.get("ingest", "batch_size", 5000)),
         poll_interval=args.poll_interval or float(cfg.get("ingest", "poll_interval", 2.0)),
     )
-    return worker.run(once=args.once)
+    with errors():
+        return worker.run(once=args.once)

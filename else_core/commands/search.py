@@ -9,7 +9,7 @@ import sys
 from typing import Any
 
 from else_core import config
-from else_core.db import connect
+from else_core.db import connect, errors
 from else_core.search import (
     EMAIL_FIELDS,
     OPERATORS,
@@ -140,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
     query = build_query(args)
     wanted = args.limit
     items: list[dict[str, Any]] = []
-    with connect(config.load().dsn(args.dsn), autocommit=True) as conn:
+    with errors(), connect(config.load().dsn(args.dsn), autocommit=True) as conn:
         while len(items) < wanted:
             query.limit = min(1000, wanted - len(items))
             page = (search_rejects if args.rejects else search_emails)(conn, query)

@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 from else_core import config
-from else_core.db import connect
+from else_core.db import connect, errors
 from else_core.search import parse_time
 from else_core.stats import BUCKETS, RENDERERS, StatsQuery, compute
 
@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
         bucket=args.bucket,
         top=args.top,
     )
-    with connect(config.load().dsn(args.dsn)) as conn:
+    with errors(), connect(config.load().dsn(args.dsn)) as conn:
         report = compute(conn, q)
     sys.stdout.write(RENDERERS[args.format](report))
     return 0

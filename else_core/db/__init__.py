@@ -6,11 +6,13 @@ unreachable server is one clear line (``ServiceUnavailable``) and never a traceb
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import Iterator
 
 import psycopg
 
-from else_core.errors import ServiceUnavailable
+from else_core.errors import ElseError, ServiceUnavailable
 
 #: LISTEN/NOTIFY channel the ingest function signals after each stored raw line.
 RAW_CHANNEL = "else_raw"
@@ -31,3 +33,24 @@ def connect(dsn: str, *, autocommit: bool = False, **kwargs: object) -> psycopg.
         raise ServiceUnavailable(
             f"cannot connect to PostgreSQL ({_redact(dsn)}): {reason}"
         ) from None
+
+
+@contextlib.contextmanager
+def errors() -> Iterator[None]:
+    """Turn database errors into one clear line (the CLI prints ElseError, no traceback)."""
+    try:
+        yield
+    except psycopg.errors.UndefinedTable as exc:
+        raise ElseError(
+            f"the database has no ELSE schema yet ({exc.diag.message_primary}):"
+            " run `elsectl db upgrade`"
+        ) from None
+    except psycopg.errors.InsufficientPrivilege as exc:
+        raise ElseError(
+            f"permission denied: {exc.diag.message_primary} (is the DSN's role the right one?)"
+        ) from None
+    except psycopg.OperationalError as exc:
+        reason = " ".join(str(exc).split())
+        raise ServiceUnavailable(f"lost the connection to PostgreSQL: {reason}") from None
+    except psycopg.Error as exc:
+        raise ElseError(f"database error: {' '.join(str(exc).split())}") from None

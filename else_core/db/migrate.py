@@ -53,6 +53,8 @@ GRANTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("else_web", "SELECT", (*SEARCH_TABLES, "raw_events", "links", "ingest_lag", "servers")),
     ("else_web", "SELECT", ("snmp_samples", "import_files", "raw_rejects")),
     ("else_web", "SELECT, INSERT", ("audit_log",)),
+    ("else_worker", "SELECT", ("schema_migrations",)),
+    ("else_web", "SELECT", ("schema_migrations",)),
     ("else_web", "SELECT, INSERT, UPDATE, DELETE", WEB_TABLES),
 )
 SEQUENCE_GRANTS = (

@@ -216,3 +216,28 @@ def test_prune_drops_whole_old_partitions_and_keeps_recent_ones(db, capsys):
 def test_prune_refuses_an_unreadable_age(age, capsys):
     assert elsectl(["db", "prune", f"--older-than={age}", "--dsn", "host=/nonexistent"]) == 2
     assert "invalid age" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("command", "user", "migrated", "message"),
+    [
+        (["search"], "else_worker", False, "no ELSE schema yet"),
+        (["stats"], "else_worker", False, "run `elsectl db upgrade`"),
+        (["stats"], "else_rsyslog", True, "permission denied"),
+        (["search", "--where", "size:gt=ten"], "else_web", True, "not a number"),
+    ],
+)
+def test_database_problems_are_one_clear_line(
+    db, empty_db, capsys, command, user, migrated, message
+):
+    target = db if migrated else empty_db
+    assert elsectl([*command, "--dsn", target.dsn(user)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("elsectl: error: ") and message in err and err.count("\n") == 1
+
+
+def test_db_status_shows_version_and_lag(db, capsys):
+    assert elsectl(["db", "status", "--dsn", db.dsn("else_worker")]) == 0
+    status = __import__("json").loads(capsys.readouterr().out)
+    assert status["schema_version"] == max(m.version for m in migrate.available())
+    assert status["pending"] == []
