@@ -755,6 +755,19 @@ def remove_cgroup(d: Path) -> None:
         say(f"warning: cgroup {d} not removed yet ({e.strerror}); a process there is still exiting")
 
 
+def overlays_using(lower: Path) -> set[str]:
+    """Names of mounted overlays whose lower layer lies under `lower` (from mountinfo)."""
+    prefix = f"lowerdir={lower}/"
+    names = set()
+    with open("/proc/self/mountinfo") as fh:
+        for line in fh:
+            _, _, tail = line.partition(" - ")
+            fields = tail.split()
+            if len(fields) >= 3 and fields[0] == "overlay" and prefix in fields[2]:
+                names.add(fields[1])
+    return names
+
+
 def release_netns_mount() -> None:
     """`ip netns add` bind-mounts /run/netns; undo that only when no namespace is left at all."""
     run_netns = Path("/run/netns")
@@ -843,17 +856,9 @@ def main(argv: list[str] | None = None) -> int:
             lab.down()
             shutil.rmtree(lab.dir / "acng", ignore_errors=True)
             # The image is the lower layer of every running host of every instance.
-            busy = [
-                other.name
-                for other in INSTANCES.values()
-                if other != lab.inst
-                and any(
-                    Lab(other, args.state, args.cache).recorded(f"host-{h.name}")
-                    for h in Lab(other, args.state, args.cache).hosts()
-                )
-            ]
+            busy = sorted(overlays_using(lab.cache / "images"))
             if busy:
-                say(f"keeping the cache {lab.cache}: instance {', '.join(busy)} still uses it")
+                say(f"keeping the cache {lab.cache}: still the image of {', '.join(busy)}")
             elif lab.cache.exists():
                 say(f"removing the cache {lab.cache}")
                 shutil.rmtree(lab.cache)
