@@ -220,9 +220,15 @@ class PostfixInstance:
         return self
 
     def stop(self) -> None:
-        """``postfix stop``; if the master outlives it, end it (and only it) by its PID."""
+        """``postfix stop``; if the master outlives it, end it (and only it) by its PID.
+
+        postlogd writes asynchronously and dies with the master, so first wait for a pause
+        in the log (retries come every second, postlogd writes within milliseconds): what
+        was logged before the stop is then on disk.
+        """
         if self.master_pid is None:
             return
+        self.wait_log_quiet(0.3, timeout=10)
         self.postfix("stop", check=False)
         try:
             wait_until(lambda: not _alive(self.master_pid), 15, "the master to exit")
@@ -285,6 +291,19 @@ class PostfixInstance:
             return hits if len(hits) >= count else []
 
         return wait_until(found, timeout, f"{count} x /{pattern}/ in {self.maillog}")
+
+    def wait_log_quiet(self, quiet: float, timeout: float) -> None:
+        """Wait until the log file has not grown for ``quiet`` seconds."""
+        deadline = time.monotonic() + timeout
+        size, since = -1, time.monotonic()
+        while time.monotonic() < deadline:
+            now = self.maillog.stat().st_size
+            if now != size:
+                size, since = now, time.monotonic()
+            elif time.monotonic() - since >= quiet:
+                return
+            time.sleep(0.1)
+        raise TimeoutError(f"{self.maillog} kept growing for {timeout:.0f}s")
 
     def wait_queue(
         self, predicate: Callable[[list[dict[str, Any]]], Any], timeout: float, what: str

@@ -105,6 +105,8 @@ def expected_status(msg: Message, address: str) -> str:
         return "bounced"
     if kind == "tempfail":
         return "deferred" if msg.late else "expired"
+    if kind == "stall":  # Postfix was stopped while it was delivering: no outcome logged
+        return "queued"
     assert kind == "gate" and msg.op, f"{msg.name}: a gate-* recipient needs an op"
     return OP_OUTCOME[msg.op]
 
@@ -178,6 +180,7 @@ def workload() -> list[Message]:
             [f"ok-late@{SINK}", f"tmp-late@{SINK}", f"bad-late@{SINK}"],
             late=True,
         ),
+        Message("in-flight", f"ok-snd-inflight@{SINK}", [f"slow-inflight@{SINK}"], late=True),
     ]
 
 
@@ -317,14 +320,22 @@ class Workload:
         for m in late:
             self._send(pf, m)
         pending = held | {m.queue_id for m in late}
+        stalled = [m for m in late if "queued" in self._statuses(m)]
+        waiting = [m for m in late if m not in stalled]
         pf.wait_queue(
             lambda q: (
                 {x["queue_id"] for x in q} == pending
-                and all(_deferred_in(q, m.queue_id) for m in late)
+                and all(_deferred_in(q, m.queue_id) for m in waiting)
             ),
             30,
             "the late mail to be deferred and its bounces delivered",
         )
+        for m in stalled:  # Postfix is in the middle of delivering it
+            wait_until(
+                lambda m=m: all(self.sink.attempts.get(r.lower()) for r in m.recipients),
+                20,
+                f"{m.name}: the delivery attempt to start",
+            )
         for m in late:
             if expected_ndrs(m):
                 wait_until(lambda m=m: self.ndrs_received(m.sender), 10, f"{m.name}: its bounce")

@@ -27,6 +27,7 @@ BEHAVIOURS = {
     "tmp": "tempfail",  # 451 for ever: deferred, then expired
     "once": "once",  # 451 at the first attempt, 250 afterwards
     "gate": "gate",  # 451 until the test opens the gate for this address
+    "slow": "stall",  # no answer at all: Postfix is still delivering when it is stopped
 }
 
 
@@ -132,8 +133,11 @@ class SmtpServer:
             loop.run_forever()
         finally:
             self._server.close()
+            pending = asyncio.all_tasks(loop)  # sessions stalled on purpose, among others
+            for task in pending:
+                task.cancel()
             with contextlib.suppress(Exception):
-                loop.run_until_complete(self._server.wait_closed())
+                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
             loop.close()
 
     # -- what subclasses script ---------------------------------------------------------------
@@ -141,6 +145,7 @@ class SmtpServer:
         return ["SIZE 52428800", "8BITMIME", "ENHANCEDSTATUSCODES"]
 
     def rcpt_reply(self, env: Envelope, address: str) -> str:
+        """The reply line to RCPT TO:<address>; an empty string stalls the session."""
         return "250 2.1.5 Ok"
 
     async def data_reply(self, env: Envelope) -> str:
@@ -204,6 +209,8 @@ class SmtpServer:
                         continue
                     address = _address(arg)
                     answer = self.rcpt_reply(env, address)
+                    if not answer:  # stall: never answer (until the server stops)
+                        await asyncio.Event().wait()
                     if answer.startswith("2"):
                         env.rcpt_to.append(address)
                     await reply(answer)
@@ -276,6 +283,8 @@ class SmtpSink(SmtpServer):
                 answer = "250 2.1.5 Ok"
             elif kind == "reject":
                 answer = f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"
+            elif kind == "stall":
+                answer = ""
             else:
                 answer = f"451 4.3.0 <{address}>: Temporary failure, try again later"
         with self._lock:
