@@ -10,6 +10,7 @@ never by long sleeps.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -199,13 +200,19 @@ class PostfixInstance:
 
     # -- life cycle ---------------------------------------------------------------------------
     def postfix(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
+        res = subprocess.run(
             ["postfix", "-c", str(self.config_dir), *args],
             capture_output=True,
             text=True,
-            check=check,
+            check=False,
             timeout=60,
         )
+        if check and res.returncode != 0:
+            raise RuntimeError(
+                f"postfix -c {self.config_dir} {' '.join(args)} exited {res.returncode}: "
+                f"{(res.stderr or res.stdout).strip()}\n(log: {self.maillog})"
+            )
+        return res
 
     def start(self) -> PostfixInstance:
         self.write_config()
@@ -226,9 +233,14 @@ class PostfixInstance:
         in the log (retries come every second, postlogd writes within milliseconds): what
         was logged before the stop is then on disk.
         """
+        pid_file = self.queue_dir / "pid" / "master.pid"
+        if self.master_pid is None and pid_file.exists():  # start() failed half-way
+            with contextlib.suppress(ValueError, IndexError, OSError):
+                self.master_pid = int(pid_file.read_text().split()[0])
         if self.master_pid is None:
             return
-        self.wait_log_quiet(0.3, timeout=10)
+        with contextlib.suppress(TimeoutError):
+            self.wait_log_quiet(0.3, timeout=10)
         self.postfix("stop", check=False)
         try:
             wait_until(lambda: not _alive(self.master_pid), 15, "the master to exit")

@@ -270,6 +270,9 @@ class Workload:
         try:
             pf.start()
             self._drive(pf)
+        except Exception as exc:
+            exc.add_note(f"Postfix instance and its maillog: {self.root}")
+            raise
         finally:
             pf.stop()
             for f in self.filters.values():
