@@ -75,6 +75,26 @@ def compute(conn: psycopg.Connection, q: StatsQuery) -> dict[str, Any]:
     return out
 
 
+def _recipients_from(q: StatsQuery, params: list[Any]) -> str:
+    """FROM + WHERE over recipients: without a scope no join is needed (email_recipients
+    carries the e-mail's first_seen and host); with one, the scope needs the e-mail."""
+    if q.scope is not None and not q.scope.unrestricted:
+        return (
+            f"FROM emails e JOIN email_recipients r ON r.email_id = e.id WHERE {_where(q, params)}"
+        )
+    conds = []
+    if q.since is not None:
+        conds.append("r.first_seen >= %s")
+        params.append(q.since)
+    if q.until is not None:
+        conds.append("r.first_seen < %s")
+        params.append(q.until)
+    if q.hosts:
+        conds.append("r.email_host = ANY(%s)")
+        params.append(list(q.hosts))
+    return f"FROM email_recipients r WHERE {' AND '.join(conds) or 'true'}"
+
+
 def _fill(conn: psycopg.Connection, q: StatsQuery, bucket: str, top: int, out: dict) -> None:
     p: list[Any] = []
     w = _where(q, p)
@@ -87,10 +107,9 @@ def _fill(conn: psycopg.Connection, q: StatsQuery, bucket: str, top: int, out: d
     out["emails_by_status"] = _ordered({r[0]: r[1] for r in rows})
 
     p = []
-    w = _where(q, p)
+    src = _recipients_from(q, p)
     rows = conn.execute(
-        f"SELECT date_trunc('{bucket}', e.first_seen) AS t, r.status, count(*)"
-        f" FROM emails e JOIN email_recipients r ON r.email_id = e.id WHERE {w}"
+        f"SELECT date_trunc('{bucket}', r.first_seen) AS t, r.status, count(*) {src}"
         " GROUP BY 1, 2 ORDER BY 1",
         p,
     ).fetchall()
@@ -106,22 +125,30 @@ def _fill(conn: psycopg.Connection, q: StatsQuery, bucket: str, top: int, out: d
         "rows": [{"t": t.isoformat(), **_ordered(c)} for t, c in series.items()],
     }
 
-    def top_of(expr: str, join: str = "", extra: str = "") -> list[dict[str, Any]]:
+    def top_emails(expr: str) -> list[dict[str, Any]]:
         p2: list[Any] = []
         w2 = _where(q, p2)
         res = conn.execute(
-            f"SELECT {expr} AS k, count(DISTINCT e.id), COALESCE(sum(e.size), 0)"
-            f" FROM emails e {join} WHERE {w2} {extra} GROUP BY 1"
-            " ORDER BY 2 DESC, 1 LIMIT %s",
+            f"SELECT {expr} AS k, count(*), COALESCE(sum(e.size), 0) FROM emails e"
+            f" WHERE {w2} AND {expr} IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT %s",
             [*p2, top],
         ).fetchall()
         return [{"key": r[0], "emails": r[1], "bytes": int(r[2])} for r in res]
 
-    out["top_senders"] = top_of("lower(e.sender)", extra="AND e.sender IS NOT NULL")
-    out["top_sender_domains"] = top_of("e.sender_domain", extra="AND e.sender_domain IS NOT NULL")
-    rjoin = "JOIN email_recipients r ON r.email_id = e.id"
-    out["top_recipients"] = top_of("lower(r.address)", rjoin)
-    out["top_recipient_domains"] = top_of("r.domain", rjoin, "AND r.domain IS NOT NULL")
+    def top_recipients(expr: str) -> list[dict[str, Any]]:
+        p2: list[Any] = []
+        src2 = _recipients_from(q, p2)
+        res = conn.execute(
+            f"SELECT {expr} AS k, count(*) {src2} AND {expr} IS NOT NULL"
+            " GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT %s",
+            [*p2, top],
+        ).fetchall()
+        return [{"key": r[0], "emails": r[1]} for r in res]
+
+    out["top_senders"] = top_emails("lower(e.sender)")
+    out["top_sender_domains"] = top_emails("e.sender_domain")
+    out["top_recipients"] = top_recipients("lower(r.address)")
+    out["top_recipient_domains"] = top_recipients("r.domain")
 
     p = []
     w = _where(q, p, "j")

@@ -76,6 +76,8 @@ RCPT_COLUMNS = (
     "host",
     "queue_id",
     "delay",
+    "first_seen",
+    "email_host",
 )
 DELIVERY_COLUMNS = (
     "email_id",
@@ -341,6 +343,8 @@ class StoreWriter:
                         r.host,
                         r.queue_id,
                         r.delay,
+                        e.first_seen,
+                        e.host,
                     )
                 )
             email_rejects.extend((r, e.id) for r in e.rejects)

@@ -34,7 +34,9 @@ CREATE TABLE emails (
     nrcpt          integer NOT NULL DEFAULT 0,
     queue_ids      text[] NOT NULL DEFAULT '{}',
     doc            json NOT NULL      -- json keeps the key order of to_dict()
-);
+) WITH (toast_tuple_target = 128);
+-- ^ the document (about 1 kB) goes to TOAST, so a row is ~200 bytes: searches and
+--   statistics scan ten times fewer pages and only fetch documents for the rows shown.
 CREATE INDEX emails_first_seen ON emails (first_seen, id);
 CREATE INDEX emails_last_seen ON emails (last_seen);
 CREATE INDEX emails_message_id ON emails (message_id text_pattern_ops);
@@ -92,8 +94,12 @@ CREATE TABLE email_recipients (
     host          text,
     queue_id      text,
     delay         double precision,
+    -- copies of the e-mail's, so statistics need no join with emails
+    first_seen    timestamptz,
+    email_host    text,
     PRIMARY KEY (email_id, idx)
 );
+CREATE INDEX email_recipients_first_seen ON email_recipients (first_seen);
 CREATE INDEX email_recipients_address ON email_recipients (lower(address) text_pattern_ops);
 CREATE INDEX email_recipients_address_trgm ON email_recipients
     USING gin (lower(address) gin_trgm_ops) WITH (gin_pending_list_limit = 16384);

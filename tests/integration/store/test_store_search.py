@@ -452,3 +452,17 @@ def test_cli_stats_formats(loaded, fmt, capsys):
         assert f"totals,emails,{len(emails)}" in out.splitlines()
     else:
         assert f"{len(emails)}  e-mails" in out
+
+
+def test_stats_with_a_scope_count_only_visible_mail(loaded):
+    db, emails, _ = loaded
+    domain = common([dom(r.address) for e in emails for r in e.recipients])
+    visible = [
+        e
+        for e in emails
+        if dom(e.sender) == domain or any(dom(r.address) == domain for r in e.recipients)
+    ]
+    with db.connect("else_web") as conn:
+        s = compute(conn, StatsQuery(scope=Scope(domains=(domain,))))
+    assert s["emails"] == len(visible) < len(emails)
+    assert s["recipients"] == sum(len(e.recipients) for e in visible)
