@@ -24,11 +24,7 @@ from tests.support.postfix_workload import (
 
 VARIANTS = ("short-ids", "long-ids")
 LOG_FORMATS = ("classic", "rfc3339")
-#: Cases where ELSE disagrees with the real Postfix today (a NOQUEUE hold/discard whose queue
-#: file follows in the same session gets no recipient status). They stay out of the suite until
-#: the correlator handles them; docs/bench.md lists the disagreement with its log lines.
-PENDING = {"discard", "hold-access"}
-NAMES = [m.name for m in workload() if m.name not in PENDING]
+NAMES = [m.name for m in workload()]
 
 pytestmark = [pytest.mark.root, pytest.mark.postfix]
 
@@ -179,6 +175,19 @@ def test_parse_records_every_refused_recipient_once(ground_truth, parsed, varian
         if o["action"] == "reject"
     )
     assert got == want
+
+
+@pytest.mark.parametrize("fmt", LOG_FORMATS)
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_parse_classifies_every_line_of_a_real_postfix(ground_truth, parsed, variant, fmt):
+    wl = ground_truth[variant]
+    _, summary = parsed(variant, fmt)
+    lines = len(wl.log_path(fmt).read_text().splitlines())
+    assert (summary["lines"], summary["postfix_lines"], summary["unknown_postfix_lines"]) == (
+        lines,
+        lines,
+        0,
+    )
 
 
 @pytest.mark.parametrize("fmt", LOG_FORMATS)
