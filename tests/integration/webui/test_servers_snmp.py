@@ -1,0 +1,88 @@
+"""The Servers page end to end: a real Postfix queue, the snmpd role's real agent, the app.
+
+The SNMP side's fixtures (tests/integration/snmp: a throwaway Postfix whose mail is
+always deferred, and snmpd configured from the role's templates on a loopback port)
+give a real queue; the page lists it and its buttons hold, release and delete a
+message, each action audited with who, what and the PFX's answer.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import PASSWORD, login
+
+SNMP_TESTS = Path(__file__).resolve().parents[1] / "snmp"
+if str(SNMP_TESTS) not in sys.path:
+    sys.path.insert(0, str(SNMP_TESTS))
+
+from snmp_env import AUTH_PASS, PRIV_PASS, USER  # noqa: E402
+
+from else_core.commands.serve import make  # noqa: E402
+from else_core.config import Config  # noqa: E402
+from tests.integration.snmp.conftest import postfix, snmpd  # noqa: E402, F401 - their fixtures
+from webui import create_app  # noqa: E402
+
+pytestmark = [pytest.mark.postgres, pytest.mark.snmpd, pytest.mark.postfix, pytest.mark.root]
+
+
+@pytest.fixture(scope="module")
+def snmp_url(web_db, snmpd) -> Iterator[str]:  # noqa: F811
+    cfg = Config(
+        None,
+        {
+            "snmp": {
+                "user": USER,
+                "auth_key": AUTH_PASS,
+                "priv_key": PRIV_PASS,
+                "port": snmpd.port,
+                "timeout": 2.0,
+                "retries": 1,
+            },
+            "servers": [{"name": "pfx", "address": "127.0.0.1", "role": "mixed"}],
+        },
+    )
+    app = create_app(cfg, dsn=web_db.dsn("else_web"), secret=b"t" * 32, secure_cookies=False)
+    server = make("127.0.0.1", 0, app)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def _wait_queue(postfix, queue_id: str, want: str | None) -> str | None:  # noqa: F811
+    from snmp_env import wait_for
+
+    wait_for(lambda: postfix.queue_of(queue_id) == want, 15, f"{queue_id} in {want}")
+    return postfix.queue_of(queue_id)
+
+
+def test_the_queue_listing_and_its_buttons_control_the_real_queue(snmp_url, postfix, web_db):  # noqa: F811
+    qid = postfix.submit("someone@remote.test")
+    admin = login(snmp_url, "admin", PASSWORD)
+    page = admin.get("/servers/pfx").text
+    assert qid in page and "someone@remote.test" in page
+    assert re.search(rf'name="queue_id" value="{qid}"', page)
+
+    for action, where in (("hold", "hold"), ("release", "deferred"), ("delete", None)):
+        res = admin.post(
+            "/servers/pfx/control", {"action": action, "queue_id": qid, "confirm": "yes"}
+        )
+        assert res.status == 303
+        assert _wait_queue(postfix, qid, where) == where
+    with web_db.connect() as conn:
+        rows = conn.execute(
+            "SELECT action, actor, result FROM audit_log WHERE target = %s ORDER BY id",
+            (f"pfx:{qid}",),
+        ).fetchall()
+    assert rows == [
+        ("snmp.hold", "admin", "ok"),
+        ("snmp.release", "admin", "ok"),
+        ("snmp.delete", "admin", "ok"),
+    ]
+    assert qid not in admin.get("/servers/pfx").text.split("Queue listing")[1]
