@@ -75,6 +75,7 @@ else:
 conn.request("GET", "/healthz", headers={"Host": "else.test"})
 r = conn.getresponse()
 print(json.dumps({"status": r.status, "headers": {k.lower(): v for k, v in r.getheaders()},
+                  "header_names": [k.lower() for k, _ in r.getheaders()],
                   "body": r.read(200).decode(errors="replace")}))
 """
 
@@ -100,8 +101,10 @@ def test_wui_health_answers_over_https(host):
         ("referrer-policy", "same-origin"),
     ],
 )
-def test_https_sends_security_header(host, header, value):
-    assert http_get(host, "https", 443)["headers"].get(header) == value
+def test_https_sends_security_header_once(host, header, value):
+    response = http_get(host, "https", 443)
+    assert response["headers"].get(header) == value
+    assert response["header_names"].count(header) == 1
 
 
 def test_plain_http_redirects_to_https(host):
