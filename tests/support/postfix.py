@@ -82,7 +82,9 @@ class PostfixInstance:
 
     ``relay_port`` is the sink every non-local address goes to; ``filter_ports`` are the
     content filters a ``FILTER filter:[127.0.0.1]:PORT`` access-map action hands mail to;
-    ``reinject_port`` is the second smtpd the filters re-inject into (XFORWARD allowed).
+    ``reinject_port`` is the second smtpd the filters re-inject into (XFORWARD allowed);
+    ``postscreen_port`` has postscreen in front of smtpd, with ``postscreen_access`` (CIDR ->
+    permit/reject; a denylisted client is refused at RCPT by postscreen itself).
     ``recipient_access`` maps a recipient to an access action (REJECT, DISCARD, HOLD, FILTER
     ...); ``warn_access`` is the same behind ``warn_if_reject`` (a REJECT there is only
     logged as ``reject_warning``); ``header_checks`` are regexp-table lines for cleanup;
@@ -100,6 +102,8 @@ class PostfixInstance:
     aliases: dict[str, str] = field(default_factory=dict)
     smtpd_port: int = field(default_factory=free_port)
     reinject_port: int = field(default_factory=free_port)
+    postscreen_port: int = field(default_factory=free_port)
+    postscreen_access: dict[str, str] = field(default_factory=dict)
     master_pid: int | None = None
 
     @property
@@ -136,6 +140,9 @@ class PostfixInstance:
             (self.config_dir / table).write_text(
                 "".join(f"{k} {v}\n" for k, v in getattr(self, table).items())
             )
+        (self.config_dir / "postscreen_access").write_text(
+            "".join(f"{k} {v}\n" for k, v in self.postscreen_access.items())
+        )
         (self.config_dir / "header_checks").write_text(
             "".join(f"{x}\n" for x in self.header_checks)
         )
@@ -176,6 +183,11 @@ class PostfixInstance:
                 "permit_mynetworks, reject_unauth_destination"
             ),
             "header_checks": f"regexp:{self.config_dir}/header_checks",
+            "postscreen_access_list": (
+                f"cidr:{self.config_dir}/postscreen_access, permit_mynetworks"
+            ),
+            "postscreen_denylist_action": "enforce",
+            "postscreen_greet_wait": "1s",
             # Do not add Message-ID/Date to what SMTP clients send: the test decides.
             "local_header_rewrite_clients": "",
             "enable_long_queue_ids": "yes" if self.long_queue_ids else "no",
@@ -190,7 +202,13 @@ class PostfixInstance:
             "smtpd_client_connection_rate_limit": "0",
         }
         (self.config_dir / "main.cf").write_text("".join(f"{k} = {v}\n" for k, v in main.items()))
-        smtpd = f"127.0.0.1:{self.smtpd_port} inet n - n - - smtpd\n"
+        smtpd = (
+            f"127.0.0.1:{self.smtpd_port} inet n - n - - smtpd\n"
+            f"127.0.0.1:{self.postscreen_port} inet n - n - 1 postscreen\n"
+            "smtpd     pass  -       -       n       -       -       smtpd\n"
+            "dnsblog   unix  -       -       n       -       0       dnsblog\n"
+            "tlsproxy  unix  -       -       n       -       0       tlsproxy\n"
+        )
         reinject = (
             f"127.0.0.1:{self.reinject_port} inet n - n - - smtpd\n"
             "    -o smtpd_recipient_restrictions=permit_mynetworks,reject\n"
@@ -222,7 +240,7 @@ class PostfixInstance:
         wait_until(lambda: pid_file.exists() and pid_file.read_text().strip(), 20, "master.pid")
         self.master_pid = int(pid_file.read_text().split()[0])
         # Wait for the listeners without connecting (a probe would log a session of its own).
-        for port in (self.smtpd_port, self.reinject_port):
+        for port in (self.smtpd_port, self.reinject_port, self.postscreen_port):
             wait_until(lambda p=port: _listening(p), 20, f"a listener on 127.0.0.1:{port}")
         return self
 
@@ -255,8 +273,12 @@ class PostfixInstance:
         self.stop()
 
     # -- driving it ---------------------------------------------------------------------------
-    def smtp(self) -> smtplib.SMTP:
-        return smtplib.SMTP("127.0.0.1", self.smtpd_port, "client.test", timeout=30)
+    def smtp(self, *, postscreen: bool = False, source: str = "127.0.0.1") -> smtplib.SMTP:
+        """An SMTP client session from ``source`` (any 127/8 address) to smtpd or postscreen."""
+        port = self.postscreen_port if postscreen else self.smtpd_port
+        return smtplib.SMTP(
+            "127.0.0.1", port, "client.test", timeout=30, source_address=(source, 0)
+        )
 
     def sendmail(self, sender: str, recipients: Iterable[str], message: bytes) -> None:
         """Local submission through ``sendmail -C DIR`` (postdrop -> maildrop -> pickup)."""

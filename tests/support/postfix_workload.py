@@ -33,6 +33,9 @@ ALIASES = {
     "fwd-bad": f"bad-fwdtarget@{SINK}",
 }
 
+#: Client addresses postscreen's access list denies (postscreen then refuses every RCPT).
+DENYLISTED = {"127.0.0.2"}
+
 #: What the access map does with recipients whose local part starts with these words.
 ACCESS_ACTIONS = {"reject": "REJECT", "discard": "DISCARD", "hold": "HOLD"}
 
@@ -60,6 +63,8 @@ class Message:
     late: bool = False  # sent after the others expired, so a temporary failure stays deferred
     header_action: str | None = None  # REJECT | HOLD by cleanup's header_checks (on Subject)
     warned: bool = False  # the first recipient hits a REJECT behind warn_if_reject
+    postscreen: bool = False  # connect to the port with postscreen in front of smtpd
+    source: str = "127.0.0.1"  # the client's address (any of 127/8)
     message_id: str | None = None
     queue_id: str | None = None
     refused: dict[str, tuple[int, str]] = field(default_factory=dict)
@@ -90,6 +95,8 @@ def final_address(address: str) -> str:
 def expected_status(msg: Message, address: str) -> str:
     """The final status of ``address`` in ``msg``, from what the workload sends and does."""
     if _word(address) == "reject" or msg.header_action == "REJECT":
+        return "rejected"
+    if msg.postscreen and msg.source in DENYLISTED:
         return "rejected"
     if msg.header_action == "HOLD":
         return "held"
@@ -168,6 +175,14 @@ def workload() -> list[Message]:
         ),
         Message("sendmail", f"owner-pickup{mine}", [f"ok-pickup@{SINK}"], via="sendmail"),
         Message("warned", f"ok-snd-warned@{SINK}", [f"ok-warned@{SINK}"], warned=True),
+        Message("postscreen-pass", f"ok-snd-pspass@{SINK}", [f"ok-pspass@{SINK}"], postscreen=True),
+        Message(
+            "postscreen-deny",
+            f"ok-snd-psdeny@{SINK}",
+            [f"ok-psdeny@{SINK}"],
+            postscreen=True,
+            source="127.0.0.2",
+        ),
         Message(
             "header-reject", f"ok-snd-hdrrej@{SINK}", [f"ok-hdrrej@{SINK}"], header_action="REJECT"
         ),
@@ -249,6 +264,7 @@ class Workload:
             long_queue_ids=self.long_queue_ids,
             queue_lifetime=QUEUE_LIFETIME,
             aliases=aliases,
+            postscreen_access={f"{ip}/32": "reject" for ip in sorted(DENYLISTED)},
         )
         self.postfix = pf
         for kind in ("xforward", "plain"):
@@ -300,13 +316,14 @@ class Workload:
             lambda q: all(_deferred_in(q, m.queue_id) for m in ops), 20, "the first deferrals"
         )
         by_op = {m.op: m for m in ops}
-        for op in ("flush", "release", "requeue"):
-            for r in by_op[op].recipients:
-                self.sink.open_gate(r)
+        # postsuper first, while every gate is shut (else a retry may deliver the mail first).
         self.ops_output["hold"] = pf.postsuper("-h", by_op["hold"].queue_id)
         self.ops_output["release:hold"] = pf.postsuper("-h", by_op["release"].queue_id)
         self.ops_output["delete"] = pf.postsuper("-d", by_op["delete"].queue_id)
         self.ops_output["requeue"] = pf.postsuper("-r", by_op["requeue"].queue_id)
+        for op in ("flush", "release", "requeue"):
+            for r in by_op[op].recipients:
+                self.sink.open_gate(r)
         self.ops_output["release"] = pf.postsuper("-H", by_op["release"].queue_id)
         pf.flush()
 
@@ -367,7 +384,7 @@ class Workload:
             )[0].group(1)
             assert m.queue_id not in before
             return
-        with contextlib.closing(pf.smtp()) as smtp:
+        with contextlib.closing(pf.smtp(postscreen=m.postscreen, source=m.source)) as smtp:
             smtp.ehlo()
             code, reply = smtp.mail(m.sender)
             assert code == 250, (m.name, code, reply)
