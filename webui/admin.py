@@ -278,7 +278,9 @@ def install(
         hours = _hours()
         response.content_type = "image/svg+xml"
         response.set_header("Cache-Control", "private, max-age=30")
-        return charts.queue_lines(_samples(name, hours), f"{name}: queue sizes, last {hours} h")
+        tz = ctx().tz
+        samples = [(at.astimezone(tz), m) for at, m in _samples(name, hours)]
+        return charts.queue_lines(samples, f"{name}: queue sizes, last {hours} h ({tz.key})")
 
     @app.get("/servers/<name>/spark.svg", auth="admin")
     def server_spark(name: str) -> bytes:

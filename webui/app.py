@@ -34,6 +34,7 @@ from psycopg.types.json import Jsonb
 from else_core import accounts, stats
 from else_core import config as config_mod
 from else_core.db import connect
+from else_core.errors import ServiceUnavailable
 from else_core.search import (
     EMAIL_FIELDS,
     EMAIL_SORTS,
@@ -277,6 +278,15 @@ def build_query(params: Any, tz: ZoneInfo | None, fields: dict[str, Any]) -> Que
     return q
 
 
+def check_api_params(params: Any, fields: dict[str, Any]) -> None:
+    """The API refuses a parameter it does not know (a typo must not widen a search)."""
+    known = {"since", "until", "limit", "cursor", "sort", "message_ids"}
+    known |= set(fields) | {f"{name}_op" for name in fields}
+    unknown = sorted(set(params.keys()) - known)
+    if unknown:
+        raise SearchError(f"unknown parameter {unknown[0]!r}")
+
+
 def classify_quick(text: str) -> tuple[str, str] | None:
     """What the quick box was given: a Message-ID, a queue ID, an address or a domain."""
     t = text.strip()
@@ -289,10 +299,10 @@ def classify_quick(text: str) -> tuple[str, str] | None:
     m = ADDRESS.fullmatch(t)
     if m:
         return ("address", m.group(1))
+    if re.fullmatch(r"@?[A-Za-z0-9.-]+\.[A-Za-z]{2,}", t):
+        return ("domain", t.lstrip("@"))
     if "@" in t:
         return ("message_id", t.strip("<>"))
-    if t.startswith("@") or re.fullmatch(r"[A-Za-z0-9.-]+\.[A-Za-z]{2,}", t):
-        return ("domain", t.lstrip("@"))
     try:
         ipaddress.ip_address(t)
         return ("client", t)
@@ -347,6 +357,7 @@ def _csv(rows: Iterable[Iterable[Any]], header: Iterable[str], filename: str) ->
 def _json(obj: Any, status: int = 200) -> str:
     response.status = status
     response.content_type = "application/json"
+    response.set_header("Cache-Control", "no-store")  # per-user answers
     return json.dumps(obj, default=str)
 
 
@@ -471,7 +482,7 @@ def create_app(
                         out = _json({"error": str(exc)}, 400)
                     else:
                         raise HTTPError(400, str(exc)) from None
-                except psycopg.OperationalError:
+                except (psycopg.OperationalError, ServiceUnavailable):
                     log.exception("database error")
                     raise HTTPError(503, "the database is not reachable; try again") from None
                 if ctx.dirty and not ctx.via_token and not rt.rule.startswith("/static/"):
@@ -1091,6 +1102,7 @@ def create_app(
     @app.get("/api/v1/search")
     def api_search() -> str:
         ctx = _ctx()
+        check_api_params(request.query, EMAIL_FIELDS)
         q = build_query(request.query, None, EMAIL_FIELDS)
         page = search_emails(ctx.db, q, ctx.scope)
         return _json(
@@ -1113,6 +1125,7 @@ def create_app(
     @app.get("/api/v1/rejects")
     def api_rejects() -> str:
         ctx = _ctx()
+        check_api_params(request.query, REJECT_FIELDS)
         q = build_query(request.query, None, REJECT_FIELDS)
         q.sort = "-time"
         page = search_rejects(ctx.db, q, ctx.scope)

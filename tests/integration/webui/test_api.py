@@ -88,6 +88,7 @@ def test_the_cursor_walks_every_page_once(clients):
         ({"cursor": "not-a-cursor"}, "invalid page cursor"),
         ({"size": "big"}, "not a number"),
         ({"status": "x", "status_op": "contains"}, "does not apply"),
+        ({"sendr": "b1@beta.example"}, "unknown parameter 'sendr'"),
     ],
 )
 def test_bad_parameters_are_a_400_with_a_reason(clients, params, message):

@@ -62,6 +62,7 @@ def browser() -> Iterator[webdriver.Chrome]:
 def shot(driver: webdriver.Chrome, name: str) -> Path:
     """A full-page screenshot: the window grows to the page's height first."""
     width = driver.get_window_size()["width"]
+    driver.set_window_size(width, 900)  # measure the page, not the last page's window
     height = driver.execute_script("return document.documentElement.scrollHeight")
     driver.set_window_size(width, min(max(int(height) + 120, 600), 6000))
     path = SHOTS / f"{name}.png"
