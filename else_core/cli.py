@@ -18,7 +18,27 @@ from else_core import __version__, commands
 from else_core.errors import ElseError
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _command_modules(argv: Sequence[str] | None) -> list[str]:
+    """The command modules this invocation needs.
+
+    Importing a command module pulls in what it needs (psycopg, pysnmp, argon2), which
+    costs more than parsing a small log; so `elsectl parse ...` loads only `parse`.
+    Help (or a command whose module has another name) loads them all.
+    """
+    names = sorted(
+        m.name for m in pkgutil.iter_modules(commands.__path__) if not m.name.startswith("_")
+    )
+    if argv is None:
+        argv = sys.argv[1:]
+    words = [a for a in argv if not a.startswith("-")]
+    if words and words[0] in names:
+        return [words[0]]
+    if not words and any(a == "--version" for a in argv):
+        return []
+    return names
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="elsectl",
         description="ELSE - E-mail Log Search Engine for Postfix",
@@ -26,10 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"elsectl {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
-        if info.name.startswith("_"):
-            continue
-        module = importlib.import_module(f"{commands.__name__}.{info.name}")
+    for name in _command_modules(argv):
+        module = importlib.import_module(f"{commands.__name__}.{name}")
         module.register(sub)
     return parser
 
@@ -37,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     # A closed pipe (`elsectl parse ... | head`) ends quietly, as Unix tools do.
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-    parser = build_parser()
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
