@@ -104,6 +104,7 @@ class PostfixInstance:
     reinject_port: int = field(default_factory=free_port)
     postscreen_port: int = field(default_factory=free_port)
     postscreen_access: dict[str, str] = field(default_factory=dict)
+    transports: dict[str, str] = field(default_factory=dict)  # domain -> transport:nexthop
     master_pid: int | None = None
 
     @property
@@ -140,6 +141,9 @@ class PostfixInstance:
             (self.config_dir / table).write_text(
                 "".join(f"{k} {v}\n" for k, v in getattr(self, table).items())
             )
+        (self.config_dir / "transport").write_text(
+            "".join(f"{k} {v}\n" for k, v in self.transports.items())
+        )
         (self.config_dir / "postscreen_access").write_text(
             "".join(f"{k} {v}\n" for k, v in self.postscreen_access.items())
         )
@@ -167,6 +171,7 @@ class PostfixInstance:
             "maillog_file_prefixes": str(self.root),
             # Every non-local address goes to the sink on loopback; no DNS, ever.
             "relayhost": f"[127.0.0.1]:{self.relay_port}",
+            "transport_maps": f"texthash:{self.config_dir}/transport",
             "smtp_host_lookup": "native",
             "smtp_dns_support_level": "disabled",
             "lmtp_host_lookup": "native",

@@ -18,11 +18,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.support.postfix import PostfixInstance, wait_until
+from tests.support.postfix import PostfixInstance, free_port, wait_until
 from tests.support.smtp_sink import ContentFilter, Envelope, SmtpSink, behaviour
 
 HOSTNAME = "pfx.test"
 SINK = "sink.test"
+#: A domain routed to a loopback port nobody listens on: "Connection refused", relay=none.
+DOWN = "down.test"
 #: Postfix's maximal_queue_lifetime for the run: long enough for the operations on deferred
 #: mail, short enough that expiry happens within the test.
 QUEUE_LIFETIME = 10
@@ -105,6 +107,8 @@ def expected_status(msg: Message, address: str) -> str:
         return "discarded"
     if "hold" in words:  # so does HOLD
         return "held"
+    if address.endswith(f"@{DOWN}"):
+        return "deferred" if msg.late else "expired"
     kind = behaviour(final_address(address))
     if kind in {"accept", "once"}:
         return "delivered"
@@ -143,6 +147,7 @@ def workload() -> list[Message]:
         Message("retry", f"ok-snd-retry@{SINK}", [f"once-retry@{SINK}"]),
         Message("flush", f"ok-snd-flush@{SINK}", [f"gate-flush@{SINK}"], op="flush"),
         Message("expire", f"owner-expire{mine}", [f"tmp-expire@{SINK}"]),
+        Message("unreachable", f"ok-snd-unreach@{SINK}", [f"unreach@{DOWN}"]),
         Message("bounce", f"owner-bounce{mine}", [f"bad-bounce@{SINK}"]),
         Message(
             "filter-xforward",
@@ -265,6 +270,7 @@ class Workload:
             queue_lifetime=QUEUE_LIFETIME,
             aliases=aliases,
             postscreen_access={f"{ip}/32": "reject" for ip in sorted(DENYLISTED)},
+            transports={DOWN: f"smtp:[127.0.0.1]:{free_port()}"},
         )
         self.postfix = pf
         for kind in ("xforward", "plain"):
