@@ -151,6 +151,20 @@ class ElseApp(Bottle):
     secure_cookies = True
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        if not self.secure_cookies and not _is_loopback(environ.get("REMOTE_ADDR", "")):
+            # Plain-HTTP mode (elsectl serve --insecure-http, tests) serves loopback only:
+            # a session cookie must not cross a network unencrypted.
+            body = b"plain-HTTP mode answers loopback clients only\n"
+            start_response(
+                "403 Forbidden",
+                [
+                    ("Content-Type", "text/plain"),
+                    ("Content-Length", str(len(body))),
+                    *security_headers("text/plain", False),
+                ],
+            )
+            return [body]
+
         def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             ctype = next((v for k, v in headers if k.lower() == "content-type"), "")
             names = {k.lower() for k, _ in headers}
@@ -160,6 +174,13 @@ class ElseApp(Bottle):
             return start_response(status, headers + extra, exc_info)
 
         return self.wsgi(environ, start)
+
+
+def _is_loopback(addr: str) -> bool:
+    try:
+        return ipaddress.ip_address(addr).is_loopback
+    except ValueError:
+        return False
 
 
 def _ctx() -> Ctx:

@@ -170,7 +170,7 @@ def test_plain_http_is_for_loopback_only(host, loopback):
     assert is_loopback(host) is loopback
 
 
-def _call(app, path: str = "/login") -> tuple[str, dict[str, list[str]]]:
+def _call(app, path: str = "/login", remote: str = "127.0.0.1") -> tuple[str, dict[str, list[str]]]:
     out: dict[str, list[str]] = {}
     status_box: list[str] = []
 
@@ -189,6 +189,7 @@ def _call(app, path: str = "/login") -> tuple[str, dict[str, list[str]]]:
         "wsgi.input": io.BytesIO(),
         "wsgi.errors": io.StringIO(),
         "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": remote,
     }
     b"".join(app(environ, start))
     return status_box[0], out
@@ -215,3 +216,20 @@ def test_the_app_reads_its_secret_from_the_configured_file(tmp_path):
     )
     create_app(cfg)
     assert path.exists() and stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize(
+    ("insecure", "remote", "status"),
+    [
+        (True, "127.0.0.1", "200"),
+        (True, "::1", "200"),
+        (True, "198.18.0.1", "403"),
+        (False, "198.18.0.1", "200"),
+    ],
+)
+def test_plain_http_mode_answers_only_loopback_clients(insecure, remote, status):
+    cfg = Config(None, {"database": {"dsn": "host=127.0.0.1 port=1"}})
+    app = create_app(cfg, secret=SECRET, secure_cookies=not insecure)
+    got, headers = _call(app, remote=remote)
+    assert got.startswith(status)
+    assert "content-security-policy" in headers
