@@ -12,7 +12,7 @@ import csv
 import io
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -31,6 +31,20 @@ class StatsQuery:
     scope: Scope | None = None
     bucket: str | None = None  # hour | day; None: hour up to 3 days, else day
     top: int = 10
+    rollups: bool = True  # use the trigger-kept rollups when the query allows it
+
+
+def _midnight(ts: datetime | None) -> bool:
+    if ts is None:
+        return True
+    u = ts.astimezone(UTC)
+    return (u.hour, u.minute, u.second, u.microsecond) == (0, 0, 0, 0)
+
+
+def can_use_rollups(q: StatsQuery) -> bool:
+    """Rollups are per UTC day and per server (or all): no user scope, whole days."""
+    unscoped = q.scope is None or q.scope.unrestricted
+    return q.rollups and unscoped and _midnight(q.since) and _midnight(q.until)
 
 
 def _where(q: StatsQuery, params: list[Any], alias: str = "e") -> str:
@@ -69,7 +83,11 @@ def compute(conn: psycopg.Connection, q: StatsQuery) -> dict[str, Any]:
         with conn.transaction():
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             conn.execute("SET LOCAL TIME ZONE 'UTC'")
-            _fill(conn, q, bucket, top, out)
+            if can_use_rollups(q):
+                _fill_rollups(conn, q, bucket, top, out)
+            else:
+                _fill(conn, q, bucket, top, out)
+            out["source"] = "rollups" if can_use_rollups(q) else "scan"
     finally:
         conn.autocommit = prev
     return out
@@ -173,6 +191,102 @@ def _fill(conn: psycopg.Connection, q: StatsQuery, bucket: str, top: int, out: d
         [*p, top],
     ).fetchall()
     out["top_rejected_clients"] = [{"key": r[0], "count": r[1]} for r in rows]
+
+
+def _fill_rollups(
+    conn: psycopg.Connection, q: StatsQuery, bucket: str, top: int, out: dict
+) -> None:
+    """The same report from stats_hourly / stats_daily (see migration 0004)."""
+    hosts = list(q.hosts) or ["*"]
+
+    def hourly(kind: str) -> list[tuple]:
+        conds, params = ["kind = %s", "host = ANY(%s)"], [kind, hosts]
+        if q.since is not None:
+            conds.append("hour >= %s")
+            params.append(q.since)
+        if q.until is not None:
+            conds.append("hour < %s")
+            params.append(q.until)
+        return conn.execute(
+            f"SELECT date_trunc('{bucket}', hour), key, sum(n), sum(bytes) FROM stats_hourly"
+            f" WHERE {' AND '.join(conds)} GROUP BY 1, 2 HAVING sum(n) <> 0 ORDER BY 1",
+            params,
+        ).fetchall()
+
+    def daily(kind: str) -> list[tuple]:
+        conds, params = ["kind = %s"], [kind]
+        single_day = (
+            q.since is not None
+            and q.until is not None
+            and q.until - q.since == timedelta(days=1)
+            and len(hosts) == 1
+        )
+        if q.since is not None:
+            conds.append("day >= %s")
+            params.append(q.since.astimezone(UTC).date())
+        if q.until is not None:
+            conds.append("day < %s")
+            params.append(q.until.astimezone(UTC).date())
+        if single_day:  # one index range, already ordered: no aggregation at all
+            conds.append("host = %s")
+            return conn.execute(
+                f"SELECT key, n, bytes FROM stats_daily WHERE {' AND '.join(conds)} AND n > 0"
+                " ORDER BY n DESC, key LIMIT %s",
+                [*params, hosts[0], top],
+            ).fetchall()
+        conds.append("host = ANY(%s)")
+        return conn.execute(
+            f"SELECT key, sum(n), sum(bytes) FROM stats_daily WHERE {' AND '.join(conds)}"
+            " GROUP BY key HAVING sum(n) > 0 ORDER BY 2 DESC, 1 LIMIT %s",
+            [*params, hosts, top],
+        ).fetchall()
+
+    status: dict[str, int] = {}
+    size = 0
+    for _, key, n, b in hourly("email_status"):
+        status[key] = status.get(key, 0) + int(n)
+        size += int(b)
+    out["emails"] = sum(status.values())
+    out["bytes"] = size
+    out["emails_by_status"] = _ordered(status)
+    series: dict[datetime, dict[str, int]] = {}
+    totals: dict[str, int] = {}
+    for t, key, n, _ in hourly("rcpt_status"):
+        series.setdefault(t, {})[key] = int(n)
+        totals[key] = totals.get(key, 0) + int(n)
+    out["recipients"] = sum(totals.values())
+    out["recipients_by_status"] = _ordered(totals)
+    out["series"] = {
+        "bucket": bucket,
+        "rows": [{"t": t.isoformat(), **_ordered(c)} for t, c in series.items()],
+    }
+    for name, kind in (("top_senders", "sender"), ("top_sender_domains", "sender_domain")):
+        out[name] = [{"key": k, "emails": int(n), "bytes": int(b)} for k, n, b in daily(kind)]
+    for name, kind in (("top_recipients", "rcpt"), ("top_recipient_domains", "rcpt_domain")):
+        out[name] = [{"key": k, "emails": int(n)} for k, n, _ in daily(kind)]
+    actions = {k: int(n) for k, n, _ in daily_all(conn, q, hosts, "reject_action")}
+    out["rejects"] = sum(actions.values())
+    out["rejects_by_action"] = actions
+    out["top_reject_reasons"] = [{"key": k, "count": int(n)} for k, n, _ in daily("reject_reason")]
+    out["top_rejected_clients"] = [
+        {"key": k, "count": int(n)} for k, n, _ in daily("reject_client")
+    ]
+
+
+def daily_all(conn: psycopg.Connection, q: StatsQuery, hosts: list[str], kind: str) -> list[tuple]:
+    """Every key of a daily rollup kind (a short list: e.g. reject actions)."""
+    conds, params = ["kind = %s", "host = ANY(%s)"], [kind, hosts]
+    if q.since is not None:
+        conds.append("day >= %s")
+        params.append(q.since.astimezone(UTC).date())
+    if q.until is not None:
+        conds.append("day < %s")
+        params.append(q.until.astimezone(UTC).date())
+    return conn.execute(
+        f"SELECT key, sum(n), 0 FROM stats_daily WHERE {' AND '.join(conds)}"
+        " GROUP BY key HAVING sum(n) > 0 ORDER BY 2 DESC, 1",
+        params,
+    ).fetchall()
 
 
 def _ordered(counts: dict[str, int]) -> dict[str, int]:

@@ -54,6 +54,8 @@ GRANTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("else_web", "SELECT", ("snmp_samples", "import_files", "raw_rejects")),
     ("else_web", "SELECT, INSERT", ("audit_log",)),
     ("else_worker", "SELECT", ("schema_migrations",)),
+    ("else_worker", "SELECT, INSERT, UPDATE, DELETE", ("stats_hourly", "stats_daily")),
+    ("else_web", "SELECT", ("stats_hourly", "stats_daily")),
     ("else_web", "SELECT", ("schema_migrations",)),
     ("else_web", "SELECT, INSERT, UPDATE, DELETE", WEB_TABLES),
 )

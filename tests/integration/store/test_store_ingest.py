@@ -279,3 +279,20 @@ def test_worker_stops_cleanly_on_sigterm_and_refuses_a_second_instance(db):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_rollups_stay_exact_when_the_worker_replaces_snapshots(db, pixel_slice):
+    from else_core.stats import StatsQuery, compute
+
+    rows = rsyslog_rows(pixel_slice)
+    with db.connect("else_rsyslog") as conn:
+        send_rows(conn, rows[:11000])
+    run_worker(db, batch_size=300)
+    with db.connect("else_rsyslog") as conn:
+        send_rows(conn, rows[11000:])
+    run_worker(db, batch_size=300)
+    with db.connect("else_web") as conn:
+        fast = compute(conn, StatsQuery())
+        slow = compute(conn, StatsQuery(rollups=False))
+    assert fast.pop("source") == "rollups" and slow.pop("source") == "scan"
+    assert fast == slow and fast["emails"] > 0

@@ -466,3 +466,34 @@ def test_stats_with_a_scope_count_only_visible_mail(loaded):
         s = compute(conn, StatsQuery(scope=Scope(domains=(domain,))))
     assert s["emails"] == len(visible) < len(emails)
     assert s["recipients"] == sum(len(e.recipients) for e in visible)
+
+
+def _day_range(emails, host=None):
+    from datetime import timedelta
+
+    first = min(e.first_seen for e in emails if host is None or e.host == host)
+    day = first.astimezone(__import__("datetime").UTC).replace(
+        hour=0, minute=0, second=0, microsecond=0
+    )
+    return day, day + timedelta(days=1)
+
+
+@pytest.mark.parametrize("case", ["everything", "one day", "one day one host", "two days"])
+def test_rollups_give_the_same_statistics_as_a_scan(loaded, case):
+    from datetime import timedelta
+
+    db, emails, _ = loaded
+    since, until = _day_range(emails, "helga")
+    q = {
+        "everything": StatsQuery(top=5),
+        "one day": StatsQuery(since=since, until=until, top=5),
+        "one day one host": StatsQuery(since=since, until=until, hosts=("helga",), top=5),
+        "two days": StatsQuery(since=since, until=until + timedelta(days=1), top=5),
+    }[case]
+    with db.connect("else_web") as conn:
+        fast = compute(conn, q)
+        q.rollups = False
+        slow = compute(conn, q)
+    assert fast.pop("source") == "rollups" and slow.pop("source") == "scan"
+    assert fast == slow
+    assert fast["emails"] > 0
