@@ -21,7 +21,7 @@ SNMP_TESTS = Path(__file__).resolve().parents[1] / "snmp"
 if str(SNMP_TESTS) not in sys.path:
     sys.path.insert(0, str(SNMP_TESTS))
 
-from snmp_env import AUTH_PASS, PRIV_PASS, USER  # noqa: E402
+from snmp_env import AUTH_PASS, PRIV_PASS, USER, wait_for  # noqa: E402
 
 from else_core.commands.serve import make  # noqa: E402
 from else_core.config import Config  # noqa: E402
@@ -56,8 +56,6 @@ def snmp_url(web_db, snmpd) -> Iterator[str]:  # noqa: F811
 
 
 def _wait_queue(postfix, queue_id: str, want: str | None) -> str | None:  # noqa: F811
-    from snmp_env import wait_for
-
     wait_for(lambda: postfix.queue_of(queue_id) == want, 15, f"{queue_id} in {want}")
     return postfix.queue_of(queue_id)
 
@@ -65,8 +63,13 @@ def _wait_queue(postfix, queue_id: str, want: str | None) -> str | None:  # noqa
 def test_the_queue_listing_and_its_buttons_control_the_real_queue(snmp_url, postfix, web_db):  # noqa: F811
     qid = postfix.submit("someone@remote.test")
     admin = login(snmp_url, "admin", PASSWORD)
-    page = admin.get("/servers/pfx").text
-    assert qid in page and "someone@remote.test" in page
+
+    def listed() -> str | None:
+        text = admin.get("/servers/pfx").text
+        return text if qid in text else None
+
+    page = wait_for(listed, 10, f"{qid} in the page's queue listing")
+    assert "someone@remote.test" in page
     assert re.search(rf'name="queue_id" value="{qid}"', page)
 
     for action, where in (("hold", "hold"), ("release", "deferred"), ("delete", None)):
@@ -85,4 +88,9 @@ def test_the_queue_listing_and_its_buttons_control_the_real_queue(snmp_url, post
         ("snmp.release", "admin", "ok"),
         ("snmp.delete", "admin", "ok"),
     ]
-    assert qid not in admin.get("/servers/pfx").text.split("Queue listing")[1]
+    # The agent caches the listing for a second (snmpd_queue_list_cache_time in the test).
+    wait_for(
+        lambda: qid not in admin.get("/servers/pfx").text.split("Queue listing")[1],
+        10,
+        f"{qid} to leave the page's queue listing",
+    )
