@@ -458,6 +458,39 @@ class Lab:
 
     # -- hosts
 
+    def hosts_fs_up(self) -> None:
+        """Keep the hosts' writable layers in RAM when there is plenty of it.
+
+        A converged ELSE writes ~11,000 files (600 MB); deleting them from ext4 took 6-20 s on
+        the loaded 2-core machine, a tmpfs goes in one umount, and dpkg runs faster on it too.
+        LAB_TMPFS=0 (or less than 6 GiB available) keeps them on disk under .lab/.
+        """
+        hosts_dir = self.dir / "hosts"
+        if self.mounted(hosts_dir):
+            return
+        hosts_dir.mkdir(parents=True, exist_ok=True)
+        if any(hosts_dir.iterdir()):
+            return  # hosts already on disk from an earlier run: keep them where they are
+        if os.environ.get("LAB_TMPFS", "1") == "0":
+            return
+        avail_kib = next(
+            int(line.split()[1])
+            for line in Path("/proc/meminfo").read_text().splitlines()
+            if line.startswith("MemAvailable:")
+        )
+        if avail_kib < 6 * 1024 * 1024:
+            say(f"only {avail_kib // 1024} MiB RAM available: host layers stay on disk")
+            return
+        run(
+            "mount",
+            "-t",
+            "tmpfs",
+            "-o",
+            "mode=0700,size=8g",
+            f"else-{self.inst.name}-hosts",
+            str(hosts_dir),
+        )
+
     def host_dir(self, h: Host) -> Path:
         return self.dir / "hosts" / h.name
 
@@ -667,6 +700,7 @@ class Lab:
         self.acng_up()
         image = self.image()
         self.sink_up()
+        self.hosts_fs_up()
         hosts = self.hosts()
         for h in hosts:
             self.host_up(h, image)
@@ -705,7 +739,10 @@ class Lab:
         for f in ("hosts.json", "known_hosts"):
             (self.dir / f).unlink(missing_ok=True)
         self.known_hosts.unlink(missing_ok=True)
-        shutil.rmtree(self.dir / "hosts", ignore_errors=True)
+        hosts_dir = self.dir / "hosts"
+        if self.mounted(hosts_dir):
+            run("umount", str(hosts_dir))
+        shutil.rmtree(hosts_dir, ignore_errors=True)
         release_netns_mount()
         say(f"instance {self.inst.name} down in {time.monotonic() - t:.1f}s")
 
