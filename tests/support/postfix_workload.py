@@ -47,7 +47,7 @@ OP_OUTCOME = {
     "hold": "held",  # `postsuper -h`, never released
     "release": "delivered",  # `postsuper -h`, gate opened, `postsuper -H`, flush
     "delete": "deleted",  # `postsuper -d`
-    "requeue": "delivered",  # gate opened, `postsuper -r` (a new queue file via pickup)
+    "requeue": "delivered",  # `postsuper -r` (a new queue file via pickup), gate opened
 }
 
 
