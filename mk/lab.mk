@@ -31,6 +31,9 @@ lab-clean:
 lab-status:
 	python3 lab/lab.py status
 
+# `make test` ends with the Molecule scenario (8-10 min on 2 cores; see docs/lab.md).
+TEST_EXTRA += molecule
+
 ## make molecule: the default scenario (create, converge, idempotence, verify, destroy) on the
 ## "mol" instance (198.18.0.128/25), which can run while the user's lab is up.
 molecule: lab-deps venv
