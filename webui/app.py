@@ -1107,7 +1107,8 @@ def create_app(
         rows = reportdata.run(ctx.db, name, p, meta["order"])
         response.content_type = "image/svg+xml"
         response.set_header("Cache-Control", "private, max-age=60")
-        return charts.report_chart(name, reportdata.REPORTS[name][0], rows, meta["order"])
+        buckets = reportdata.bucket_labels(p) if name == "volume" else []
+        return charts.report_chart(name, reportdata.REPORTS[name][0], rows, meta["order"], buckets)
 
     @app.get("/reports/<name>.csv")
     def report_csv(name: str) -> str:

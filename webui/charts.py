@@ -70,22 +70,26 @@ def _label(text: Any) -> str:
     return s if s else "(none)"
 
 
-def volume(rows: Sequence[tuple[str, str, int]], title: str) -> bytes:
-    buckets = sorted({r[0] for r in rows})
+def volume(rows: Sequence[tuple[str, str, int]], title: str, buckets: Sequence[str] = ()) -> bytes:
+    """Stacked bars per bucket; ``buckets`` (every hour/day of the period) keeps the time
+    axis even where nothing happened."""
+    seen = {r[0] for r in rows}
+    buckets = sorted(seen | set(buckets)) if buckets else sorted(seen)
     by_status: dict[str, dict[str, int]] = defaultdict(dict)
     for bucket, status, n in rows:
         by_status[status][bucket] = n
+    many = len(buckets) > 12
     chart = pygal.StackedBar(
         **_BASE,
         title=title,
         x_label_rotation=30,
-        show_minor_x_labels=False,
+        show_minor_x_labels=not many,  # with many buckets, only every n-th is labelled
         legend_at_bottom=True,
+        legend_at_bottom_columns=5,
     )
     chart.x_labels = buckets
-    if len(buckets) > 12:
-        step = max(1, len(buckets) // 12)
-        chart.x_labels_major = buckets[::step]
+    if many:
+        chart.x_labels_major = buckets[:: max(1, len(buckets) // 12)]
     order = [s for s in STATUS_COLOURS if s in by_status] + sorted(
         s for s in by_status if s not in STATUS_COLOURS
     )
@@ -125,9 +129,15 @@ def pie(rows: Sequence[tuple[Any, ...]], title: str) -> bytes:
     return chart.render()
 
 
-def report_chart(name: str, title: str, rows: Sequence[tuple[Any, ...]], order: str) -> bytes:
+def report_chart(
+    name: str,
+    title: str,
+    rows: Sequence[tuple[Any, ...]],
+    order: str,
+    buckets: Sequence[str] = (),
+) -> bytes:
     if name == "volume":
-        return volume(rows, title)  # type: ignore[arg-type]
+        return volume(rows, title, buckets)  # type: ignore[arg-type]
     if name == "direction":
         return pie(rows, title)
     if name in ("rejects", "deferrals", "bounces"):

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import psycopg
 
@@ -54,6 +55,27 @@ class Period:
     @property
     def bucket(self) -> str:
         return "hour" if self.until - self.since <= timedelta(days=2) else "day"
+
+
+MAX_BUCKETS = 400
+
+
+def bucket_labels(p: Period) -> list[str]:
+    """Every bucket label of the period (as :func:`volume` writes them), or none when
+    there would be too many to draw (then only buckets with mail are shown)."""
+    tz = ZoneInfo(p.tz)
+    step = timedelta(hours=1) if p.bucket == "hour" else timedelta(days=1)
+    t = p.since.astimezone(tz).replace(minute=0, second=0, microsecond=0, tzinfo=None)
+    if p.bucket == "day":
+        t = t.replace(hour=0)
+    end = p.until.astimezone(tz).replace(tzinfo=None)
+    if (end - t) / step > MAX_BUCKETS:
+        return []
+    out = []
+    while t < end:
+        out.append(t.strftime("%Y-%m-%d %H:00"))
+        t += step
+    return out
 
 
 def _email_where(p: Period, params: list[Any]) -> str:

@@ -233,3 +233,28 @@ def test_plain_http_mode_answers_only_loopback_clients(insecure, remote, status)
     got, headers = _call(app, remote=remote)
     assert got.startswith(status)
     assert "content-security-policy" in headers
+
+
+@pytest.mark.parametrize(
+    ("since", "until", "tz", "first", "count"),
+    [
+        ("2026-03-14T00:00:00+00:00", "2026-03-15T00:00:00+00:00", "UTC", "2026-03-14 00:00", 24),
+        (
+            "2026-03-14T00:00:00+00:00",
+            "2026-03-15T00:00:00+00:00",
+            "Europe/Berlin",
+            "2026-03-14 01:00",
+            24,
+        ),
+        ("2026-03-01T00:00:00+00:00", "2026-03-31T00:00:00+00:00", "UTC", "2026-03-01 00:00", 30),
+        ("2024-01-01T00:00:00+00:00", "2026-01-01T00:00:00+00:00", "UTC", None, 0),
+    ],
+)
+def test_volume_buckets_cover_the_whole_period_in_the_users_zone(since, until, tz, first, count):
+    from datetime import datetime
+
+    from webui.reportdata import Period, bucket_labels
+
+    labels = bucket_labels(Period(datetime.fromisoformat(since), datetime.fromisoformat(until), tz))
+    assert len(labels) == count
+    assert (labels[0] if labels else None) == first
