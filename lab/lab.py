@@ -268,10 +268,32 @@ class Lab:
             == 0
         )
 
+    def bridge_owner(self) -> str | None:
+        """The state dir that made this instance's bridge (kept in the link's alias), if any."""
+        r = subprocess.run(
+            ["ip", "-j", "link", "show", "dev", self.inst.bridge],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if r.returncode != 0:
+            return None
+        return json.loads(r.stdout)[0].get("ifalias", "")
+
+    def check_owner(self) -> None:
+        """Refuse to touch an instance that another checkout (another .lab/) runs."""
+        owner = self.bridge_owner()
+        if owner and owner != str(self.dir) and os.environ.get("LAB_FORCE") != "1":
+            raise SystemExit(
+                f"lab: instance {self.inst.name} is run by another checkout ({owner}); "
+                f"run `make lab-down` there first (or LAB_FORCE=1 to take it over)"
+            )
+
     def bridge_up(self) -> None:
         br = self.inst.bridge
         if not self.link_exists(br):
             run("ip", "link", "add", br, "type", "bridge")
+        run("ip", "link", "set", "dev", br, "alias", str(self.dir), quiet=True)
         run("ip", "addr", "replace", f"{self.inst.bridge_ip}/{self.inst.prefixlen}", "dev", br)
         run("ip", "link", "set", br, "up", quiet=True)
 
@@ -695,6 +717,7 @@ class Lab:
             f"{self.inst.bridge_ip}, state {self.dir}, cache {self.cache}"
         )
         check_root()
+        self.check_owner()
         self.ssh_key()
         self.bridge_up()
         self.acng_up()
@@ -726,6 +749,7 @@ class Lab:
     def down(self) -> None:
         t = time.monotonic()
         check_root()
+        self.check_owner()
         say(f"instance {self.inst.name}: tearing down")
         hosts = self.hosts()
         self.stop_recorded(*[f"host-{h.name}" for h in hosts], timeout=30)
@@ -885,6 +909,7 @@ def main(argv: list[str] | None = None) -> int:
             lab.down()
         elif args.cmd == "image":
             check_root()
+            lab.check_owner()
             lab.ssh_key()
             lab.bridge_up()
             lab.acng_up()
