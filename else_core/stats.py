@@ -221,19 +221,18 @@ def _fill_rollups(
             and q.until - q.since == timedelta(days=1)
             and len(hosts) == 1
         )
+        if single_day:  # equality on (day, host, kind): the index is already in n order
+            return conn.execute(
+                "SELECT key, n, bytes FROM stats_daily WHERE kind = %s AND day = %s"
+                " AND host = %s AND n > 0 ORDER BY n DESC, key LIMIT %s",
+                [kind, q.since.astimezone(UTC).date(), hosts[0], top],  # type: ignore[union-attr]
+            ).fetchall()
         if q.since is not None:
             conds.append("day >= %s")
             params.append(q.since.astimezone(UTC).date())
         if q.until is not None:
             conds.append("day < %s")
             params.append(q.until.astimezone(UTC).date())
-        if single_day:  # one index range, already ordered: no aggregation at all
-            conds.append("host = %s")
-            return conn.execute(
-                f"SELECT key, n, bytes FROM stats_daily WHERE {' AND '.join(conds)} AND n > 0"
-                " ORDER BY n DESC, key LIMIT %s",
-                [*params, hosts[0], top],
-            ).fetchall()
         conds.append("host = ANY(%s)")
         return conn.execute(
             f"SELECT key, sum(n), sum(bytes) FROM stats_daily WHERE {' AND '.join(conds)}"
