@@ -117,8 +117,9 @@ def test_plain_http_on_the_https_port_is_refused(host):
     assert http_get(host, "http", 443)["status"] == 400
 
 
-def test_wui_runs_in_mod_wsgi_daemon_processes(host):
-    assert host.process.filter(user="else", comm="apache2") or host.process.filter(user="else")
+def test_wui_runs_in_mod_wsgi_daemon_processes_as_else(host):
+    daemons = [p for p in host.process.filter(user="else") if "wsgi:else" in p.args]
+    assert daemons, "no (wsgi:else) daemon process runs as user else"
 
 
 # (role, statement, expected error): each login role is refused what it must never do.
