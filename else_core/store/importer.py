@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import IO
 
 import psycopg
+from psycopg.copy import QueuedLibpqWriter
 
 from else_core.correlate import Correlator
 from else_core.envelope import (
@@ -50,6 +51,7 @@ RAW_COLUMNS = (
     "import_id",
 )
 BATCH_LINES = 20000
+CHUNK_LINES = 1000
 ID_BLOCK = 20000
 _ROTATED = re.compile(r"\.(\d+)(?:\.gz)?$")
 _PEEK = 200
@@ -323,15 +325,16 @@ def _import_one(
     done_bytes: int,
     on_batch: Callable[[int], None] | None,
 ) -> tuple[datetime | None, datetime | None]:
-    """Read, parse, correlate one file; raw lines go out as COPY text in batches.
+    """Read, parse, correlate one file; raw lines stream out as COPY text.
 
-    This is the hot loop of a bulk import: rows are formatted here by hand (one string
-    per line, joined per batch) because psycopg's per-row adaptation costs as much as
-    the parser itself."""
+    This is the hot loop of a bulk import. Rows are formatted here by hand because
+    psycopg's per-row adaptation costs as much as the parser, and they are sent in
+    chunks through a writer thread while the COPY stays open for a whole batch, so the
+    server stores lines while the parser reads the next ones (two cores at work). The
+    COPY closes for the correlated rows of the batch, and for a new day's partition."""
     stats = result.stats
     stats.files += 1
     buf: list[str] = []
-    batch_days: set[int] = set()
     first_ts: datetime | None = None
     last_ts: datetime | None = None
     last_iso = datetime.now(UTC).isoformat()
@@ -339,15 +342,32 @@ def _import_one(
     tail = f"\t{import_id}\n"
     next_id = end_id = 0
     postfix = foreign = malformed = unknown = 0
+    copy_sql = f"COPY raw_events ({', '.join(RAW_COLUMNS)}) FROM STDIN"
+    open_copy: list = []  # [context manager, Copy] while a COPY is open
+
+    def send() -> None:
+        if buf:
+            if not open_copy:
+                cur = conn.cursor()
+                cm = cur.copy(copy_sql, writer=QueuedLibpqWriter(cur))
+                open_copy.extend((cm, cm.__enter__()))
+            open_copy[1].write("".join(buf))
+            buf.clear()
+
+    def close_copy() -> None:
+        send()
+        if open_copy:
+            cm = open_copy[0]
+            open_copy.clear()
+            cm.__exit__(None, None, None)
+
+    def new_day(day: int) -> None:
+        close_copy()
+        conn.execute("SELECT else_raw_partition(%s)", (date.fromordinal(day),))
+        days.add(day)
 
     def flush() -> None:
-        for day in sorted(batch_days - days):
-            conn.execute("SELECT else_raw_partition(%s)", (date.fromordinal(day),))
-        days.update(batch_days)
-        batch_days.clear()
-        with conn.cursor().copy(f"COPY raw_events ({', '.join(RAW_COLUMNS)}) FROM STDIN") as copy:
-            copy.write("".join(buf))
-        buf.clear()
+        close_copy()
         writer.write(corr.drain())
         if on_batch is not None:
             on_batch(fres.lines)
@@ -356,58 +376,70 @@ def _import_one(
     clock = ClassicClock(file_year or datetime.now(tz).year, tz)
     split = EnvelopeParser(clock).split
     n = 0
-    with raw, _text(stream) as fh:
-        try:
-            for text in fh:
-                if next_id >= end_id:
-                    next_id = ids.reserve(ID_BLOCK)
-                    end_id = next_id + ID_BLOCK
-                line = split(text.rstrip("\n"), next_id)
-                next_id += 1
-                n += 1
-                ts = line.ts
-                if ts is not None and host is not None:
-                    line.host = host
-                ev = parse(line)
-                kind = ev.kind
-                if kind == "malformed":
-                    malformed += 1
-                elif kind == "foreign" or kind == "amavis":  # noqa: PLR1714 - hot loop
-                    foreign += 1
-                else:
-                    postfix += 1
-                    if kind == "other":
-                        unknown += 1
-                feed(ev)
-                if ts is not None:
-                    if ts is not last_ts:
-                        if first_ts is None:
-                            first_ts = ts
-                        last_ts = ts
-                        last_iso = ts.isoformat()
-                        batch_days.add(ts.astimezone(UTC).toordinal())
-                    pid = line.pid
-                    buf.append(
-                        f"{line.seq}\t{last_iso}\t{last_iso}\t{_copy_text(line.host)}\t"
-                        f"{_copy_text(line.program)}\t{pid if pid is not None else _NULL}\t"
-                        f"{_copy_text(line.message)}{tail}"
-                    )
-                else:
-                    if not days and not batch_days:
-                        batch_days.add(datetime.fromisoformat(last_iso).astimezone(UTC).toordinal())
-                    buf.append(
-                        f"{line.seq}\t{last_iso}\t\\N\t{_copy_text(line.host)}\t\t\\N\t"
-                        f"{_copy_text(line.raw)}{tail}"
-                    )
-                if len(buf) >= BATCH_LINES:
-                    fres.lines = n
-                    flush()
-                    progress.update(done_bytes + raw.tell(), result.lines)
-        except (OSError, EOFError) as exc:
-            raise ElseError(f"{path}: read error after line {n}: {exc}") from None
-    fres.lines = n
-    if buf:
+    try:
+        with raw, _text(stream) as fh:
+            try:
+                for text in fh:
+                    if next_id >= end_id:
+                        close_copy()
+                        next_id = ids.reserve(ID_BLOCK)
+                        end_id = next_id + ID_BLOCK
+                    line = split(text.rstrip("\n"), next_id)
+                    next_id += 1
+                    n += 1
+                    ts = line.ts
+                    if ts is not None and host is not None:
+                        line.host = host
+                    ev = parse(line)
+                    kind = ev.kind
+                    if kind == "malformed":
+                        malformed += 1
+                    elif kind == "foreign" or kind == "amavis":  # noqa: PLR1714 - hot loop
+                        foreign += 1
+                    else:
+                        postfix += 1
+                        if kind == "other":
+                            unknown += 1
+                    feed(ev)
+                    if ts is not None:
+                        if ts is not last_ts:
+                            if first_ts is None:
+                                first_ts = ts
+                            last_ts = ts
+                            last_iso = ts.isoformat()
+                            day = ts.astimezone(UTC).toordinal()
+                            if day not in days:
+                                new_day(day)
+                        pid = line.pid
+                        buf.append(
+                            f"{line.seq}\t{last_iso}\t{last_iso}\t{_copy_text(line.host)}\t"
+                            f"{_copy_text(line.program)}\t{pid if pid is not None else _NULL}\t"
+                            f"{_copy_text(line.message)}{tail}"
+                        )
+                    else:
+                        day = datetime.fromisoformat(last_iso).astimezone(UTC).toordinal()
+                        if day not in days:
+                            new_day(day)
+                        buf.append(
+                            f"{line.seq}\t{last_iso}\t\\N\t{_copy_text(line.host)}\t\t\\N\t"
+                            f"{_copy_text(line.raw)}{tail}"
+                        )
+                    if n % CHUNK_LINES == 0:
+                        send()
+                        if n % BATCH_LINES == 0:
+                            fres.lines = n
+                            flush()
+                            progress.update(done_bytes + raw.tell(), result.lines)
+            except (OSError, EOFError) as exc:
+                raise ElseError(f"{path}: read error after line {n}: {exc}") from None
+        fres.lines = n
         flush()
+    except BaseException as exc:
+        if open_copy:  # end the COPY with the error, so the connection stays usable
+            cm = open_copy[0]
+            open_copy.clear()
+            cm.__exit__(type(exc), exc, exc.__traceback__)
+        raise
     stats.lines += n
     stats.postfix_lines += postfix
     stats.foreign_lines += foreign
