@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import IO
 
 import psycopg
-from psycopg.copy import QueuedLibpqWriter
 
 from else_core.correlate import Correlator
 from else_core.envelope import (
@@ -329,9 +328,10 @@ def _import_one(
 
     This is the hot loop of a bulk import. Rows are formatted here by hand because
     psycopg's per-row adaptation costs as much as the parser, and they are sent in
-    chunks through a writer thread while the COPY stays open for a whole batch, so the
-    server stores lines while the parser reads the next ones (two cores at work). The
-    COPY closes for the correlated rows of the batch, and for a new day's partition."""
+    chunks while the COPY stays open for a whole batch, so the server stores lines while
+    the parser reads the next ones (two cores at work; a writer thread measured slower,
+    the GIL). The COPY closes for the correlated rows of the batch, and for a new
+    day's partition."""
     stats = result.stats
     stats.files += 1
     buf: list[str] = []
@@ -349,7 +349,7 @@ def _import_one(
         if buf:
             if not open_copy:
                 cur = conn.cursor()
-                cm = cur.copy(copy_sql, writer=QueuedLibpqWriter(cur))
+                cm = cur.copy(copy_sql)
                 open_copy.extend((cm, cm.__enter__()))
             open_copy[1].write("".join(buf))
             buf.clear()
