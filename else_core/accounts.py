@@ -21,6 +21,7 @@ Why these choices:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import re
@@ -55,7 +56,15 @@ SERVER_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,252}")
 _hasher = PasswordHasher()  # argon2id, t=3, m=64 MiB, p=4 (argon2-cffi 25 defaults)
 # Verified against when the user does not exist, so a wrong name costs as long as a wrong
 # password (no user enumeration by timing).
-_DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash to verify against for unknown users (same cost, no timing oracle).
+
+    Computed on first use: argon2 at import time cost every `elsectl` call half a second.
+    """
+    return _hasher.hash(secrets.token_hex(16))
 
 
 class AccountError(ElseError):
@@ -254,7 +263,7 @@ def unlock(conn: psycopg.Connection, username: str) -> None:
 
 def _verify(digest: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(digest or _DUMMY_HASH, password) and digest is not None
+        return _hasher.verify(digest or _dummy_hash(), password) and digest is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 

@@ -22,7 +22,7 @@ import contextlib
 import hashlib
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from else_core.model import Attempt, Email, Recipient, Reject, Transaction
@@ -50,7 +50,9 @@ _LOCAL_IPS = frozenset(("127.0.0.1", "::1", "localhost"))
 
 def email_id(host: str, queue_id: str, first_seen: datetime | None) -> str:
     """A stable, URL-safe id for an e-mail: its first transaction's identity."""
-    stamp = first_seen.isoformat() if first_seen else ""
+    # In UTC: the same mail read from a file (+01:00) and from the database (UTC) must
+    # get the same id.
+    stamp = first_seen.astimezone(UTC).isoformat() if first_seen else ""
     return hashlib.blake2b(f"{host}|{queue_id}|{stamp}".encode(), digest_size=8).hexdigest()
 
 
