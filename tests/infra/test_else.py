@@ -11,7 +11,9 @@ from tests.infra.conftest import run_python
 testinfra_hosts = ["ansible://else_servers"]
 
 
-@pytest.mark.parametrize("service", ["postgresql", "rsyslog", "apache2", "else-ingest"])
+@pytest.mark.parametrize(
+    "service", ["postgresql", "rsyslog", "apache2", "else-ingest", "else-snmp-poller"]
+)
 def test_service_is_running_and_enabled(host, service):
     unit = host.service(service)
     assert unit.is_running
