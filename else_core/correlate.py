@@ -409,12 +409,7 @@ class Correlator:
         orig = f.get("orig_queue_id")
         if orig:
             tx.orig_client = f.get("orig_client")
-            parent = self._known.get((line.host, orig))
-            if parent is not None:
-                self._link(parent, tx, "filter")
-            else:
-                tx.origin = "filter"
-                tx.parent = orig
+            self._link_to_named_parent(tx, orig, "filter")
 
     def _on_pickup(self, ev: Event) -> None:
         tx = self._tx(ev)
@@ -425,12 +420,17 @@ class Correlator:
             tx.origin = "pickup"
         orig = ev.f.get("orig_id")
         if orig:
-            parent = self._known.get((ev.line.host, orig))
-            if parent is not None:
-                self._link(parent, tx, "requeue")
-            else:
-                tx.origin = "requeue"
-                tx.parent = orig
+            self._link_to_named_parent(tx, orig, "requeue")
+
+    def _link_to_named_parent(self, tx: Transaction, parent_qid: str, kind: str) -> None:
+        """A child that names its parent (orig_queue_id=, orig_id=) on the same host; the
+        parent may be out of view (log started later), which still says how tx began."""
+        parent = self._known.get((tx.host, parent_qid))
+        if parent is not None:
+            self._link(parent, tx, kind)
+        else:
+            tx.origin = kind
+            tx.parent = parent_qid
 
     def _on_message_id(self, ev: Event) -> None:
         tx = self._tx(ev)

@@ -330,20 +330,20 @@ def _smtpd(line: LogLine, qid: str | None, text: str) -> Event | None:
             )
     m = _CONN_ERROR.match(text)
     if m is not None:
-        return Event(
-            line,
-            "conn_error",
-            None,
-            {
-                "error": m.group(1),
-                "stage": m.group(2),
-                "client_host": m.group(3),
-                "client_ip": m.group(4),
-            },
-        )
+        return _conn_error(line, m)
     if " TLS connection established " in text:
         return _tls(line, text)
     return None
+
+
+def _conn_error(line: LogLine, m: re.Match[str]) -> Event:
+    f = {
+        "error": m.group(1),
+        "stage": m.group(2),
+        "client_host": m.group(3),
+        "client_ip": m.group(4),
+    }
+    return Event(line, "conn_error", None, f)
 
 
 def _tls(line: LogLine, text: str) -> Event | None:
@@ -400,21 +400,7 @@ def _postscreen(line: LogLine, qid: str | None, text: str) -> Event | None:
         m = _PS_ADDR.match(text, 11)
         if m is not None:
             return Event(line, "ps_disconnect", None, {"client_ip": m.group(1)})
-    if qid is not None:  # NOQUEUE: reject: RCPT from [ip]:port: 550 ...; from=<>, to=<>, ...
-        m = _ACTION.match(text)
-        if m is not None:
-            return _action(line, None, m)
-        if text.startswith("reject: CONNECT from "):
-            am = _PS_ADDR.match(text, 21)
-            if am is not None:
-                f = {
-                    "action": "reject",
-                    "stage": "CONNECT",
-                    "client_host": "",
-                    "client_ip": am.group(1),
-                }
-                _code_dsn_reason(text[am.end() :].lstrip(": "), f)
-                return Event(line, "action", None, f)
+    if qid is not None:  # postscreen has no queue files; NOQUEUE lines went to _noqueue
         return None
     m = _PS_EVENT.match(text)
     if m is not None:
@@ -611,10 +597,6 @@ def _smtp(line: LogLine, qid: str | None, text: str) -> Event | None:
     return None
 
 
-def _noop(line: LogLine, qid: str | None, text: str) -> Event | None:
-    return None
-
-
 # Informational messages: recognised, counted as Postfix, but no bearing on mail.
 _INFO_PREFIXES = (
     "statistics:",
@@ -701,16 +683,8 @@ def parse(line: LogLine) -> Event:
         if qid == "NOQUEUE":
             qid = None
             if service in {"smtpd", "postscreen", "cleanup"}:
-                handler = _DAEMON.get(service, _noop)
-                # NOQUEUE lines are decisions: route them to the action parser with a
-                # marker so the daemon handler treats them as queue-less.
-                ev = _noqueue(line, service, text)
-                if ev is not None:
-                    return ev
-                ev = handler(line, "NOQUEUE", text)
-                if ev is not None:
-                    return ev
-                return Event(line, "other")
+                # NOQUEUE lines are decisions made before a queue file exists.
+                return _noqueue(line, service, text) or Event(line, "other")
     if text.startswith("to="):
         ev = _delivery(line, qid, text) if qid is not None else None
         if ev is not None:
@@ -762,17 +736,7 @@ _INFO_QID_PREFIXES = (
 def _noqueue(line: LogLine, service: str, text: str) -> Event | None:
     m = _CONN_ERROR.match(text)
     if m is not None:
-        return Event(
-            line,
-            "conn_error",
-            None,
-            {
-                "error": m.group(1),
-                "stage": m.group(2),
-                "client_host": m.group(3),
-                "client_ip": m.group(4),
-            },
-        )
+        return _conn_error(line, m)
     m = _ACTION.match(text)
     if m is not None:
         return _action(line, None, m)
