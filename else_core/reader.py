@@ -44,18 +44,14 @@ class ReadStats:
         return asdict(self)
 
 
-def open_text(path: str) -> IO[str]:
-    """Open a log for reading as text; ``-`` is stdin; ``.gz`` is decompressed."""
+def open_binary(path: str) -> IO[bytes]:
+    """Open a log as bytes; ``-`` is stdin; ``.gz`` is decompressed; errors name the file."""
     try:
         if path == "-":
-            return io.TextIOWrapper(
-                sys.stdin.buffer, encoding="utf-8", errors="replace", newline="\n"
-            )
+            return sys.stdin.buffer
         if path.endswith(".gz"):
-            return io.TextIOWrapper(
-                gzip.open(path, "rb"), encoding="utf-8", errors="replace", newline="\n"
-            )
-        return open(path, encoding="utf-8", errors="replace", newline="\n")
+            return gzip.open(path, "rb")  # type: ignore[return-value]
+        return open(path, "rb")
     except FileNotFoundError:
         raise ElseError(f"{path}: no such file") from None
     except IsADirectoryError:
@@ -64,6 +60,11 @@ def open_text(path: str) -> IO[str]:
         raise ElseError(f"{path}: permission denied") from None
     except OSError as exc:
         raise ElseError(f"{path}: {exc.strerror or exc}") from None
+
+
+def open_text(path: str) -> IO[str]:
+    """Open a log as text, undecodable bytes replaced (see :func:`open_binary`)."""
+    return io.TextIOWrapper(open_binary(path), encoding="utf-8", errors="replace", newline="\n")
 
 
 def _guess_year(path: str, tz: tzinfo) -> int:

@@ -39,9 +39,9 @@ import re
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import IO
 
 from else_core.errors import ElseError
+from else_core.reader import open_binary
 
 #: The Grand Total keys of ``--compat pflogsumm --format json`` (DESIGN.md CLI contract).
 KEYS = (
@@ -291,24 +291,6 @@ class PflogsummTotals:
             "recipients": len(self._recipients),
             "recipient_hosts_domains": len(self._recipient_domains),
         }
-
-
-def open_binary(path: str) -> IO[bytes]:
-    """Open a log as bytes (``-`` is stdin, ``.gz`` decompressed) with the reader's errors."""
-    try:
-        if path == "-":
-            return sys.stdin.buffer
-        if path.endswith(".gz"):
-            return gzip.open(path, "rb")  # type: ignore[return-value]
-        return open(path, "rb")
-    except FileNotFoundError:
-        raise ElseError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise ElseError(f"{path}: is a directory") from None
-    except PermissionError:
-        raise ElseError(f"{path}: permission denied") from None
-    except OSError as exc:
-        raise ElseError(f"{path}: {exc.strerror or exc}") from None
 
 
 def chunks(paths: Iterable[str], size: int = _CHUNK) -> Iterator[bytes]:
