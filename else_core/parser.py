@@ -13,7 +13,6 @@ Postfix line we do not know) or ``foreign`` (another program), and is kept.
 
 from __future__ import annotations
 
-import contextlib
 import re
 from collections.abc import Callable
 from typing import Any
@@ -93,20 +92,31 @@ _ACTION = re.compile(
 _PROXY = re.compile(r"(proxy-accept|proxy-reject): (\S+): ?(.*)", re.S)
 _CODE = re.compile(r"(\d{3})(?:[ -](\d\.\d{1,3}\.\d{1,3}))? ?")
 _DSN_ONLY = re.compile(r"(\d\.\d{1,3}\.\d{1,3}) ")
+# The "; from=<S> to=<R> proto=P helo=<H>" tail of smtpd/cleanup/postscreen decisions.
+# Postfix writes each part only when it knows it (smtpd.c log_whatsup): MAIL and DATA
+# rejects have no to=, VRFY ones no from=, CONNECT ones only proto=; postscreen puts
+# commas between the parts; cleanup appends ": <text>". An address ends at the ">" that
+# the next part (or the end) follows, so one with ">" inside still parses, and no part
+# can swallow the next one: the match is linear, whatever the line holds.
+_TAIL_ADDR = r"(?:[^>]|>(?!,? (?:to=<|proto=|helo=)|: |\Z))*"
 _TAIL = re.compile(
-    r"from=<(?P<from>.*?)>,? to=<(?P<to>.*?)>(?:,? proto=(?P<proto>[^\s,]*))?"
-    r"(?:,? helo=(?:<(?P<helo>.*?)>|(?P<helo_bare>[^\s<>:]*)))?(?:: (?P<detail>.*))?\Z",
+    rf"(?:from=<(?P<from>{_TAIL_ADDR})>)?(?:,? ?to=<(?P<to>{_TAIL_ADDR})>)?"
+    r"(?:,? ?proto=(?P<proto>[^\s,:]*))?"
+    r"(?:,? ?helo=(?:<(?P<helo>(?:[^>]|>(?!: |\Z))*)>|(?P<helo_bare>[^\s<>:]*)))?"
+    r"(?:: (?P<detail>.*))?\Z",
     re.S,
 )
-_TAIL_NO_TO = re.compile(
-    r"(?:from=<(?P<from>.*?)>,? )?proto=(?P<proto>[^\s,]*)(?:,? helo=<(?P<helo>.*?)>)?\Z"
-)
+_TAIL_STARTS = ("; from=<", "; to=<", "; proto=", "; helo=")
+# The whole tail with plain addresses, as most lines have it: a cheaper first try.
+_TAIL_FULL = re.compile(r"from=<([^>]*)>,? to=<([^>]*)>,? proto=([^\s,:<>]*),? helo=<([^>]*)>\Z")
 _CHECK = re.compile(
     r"(reject|warning|hold|discard|redirect|replace|prepend|filter|info|bcc|strip|dunno|ignore|"
     r"reject_warning|defer): (header|body) (.*?) "
     r"from ([^\s\[\];]*)(?:\[([^\]]*)\](?::\d+)?)?; (.*)",
     re.S,
 )
+# The same decision with its line cut short (syslog line limits): still a decision.
+_CHECK_CUT = re.compile(r"(reject|hold|discard|redirect|filter): (header|body) (.*)", re.S)
 _TLS = re.compile(
     r"(\w+) TLS connection established (from|to) ([^\s\[\]]*)\[([^\]]*)\](?::\d+)?: "
     r"(\S+) with cipher (\S+)"
@@ -116,18 +126,10 @@ _SASL_FAIL = re.compile(
     r"(.*?)(?:, sasl_username=(.*))?\Z",
     re.S,
 )
-_DELIVERY = re.compile(
-    r"to=<?(?P<to>.*?)>?, (?:orig_to=<?(?P<orig>.*?)>?, )?relay=(?P<relay>.*?), "
-    r"(?:conn_use=(?P<cu>\d+), )?delay=(?P<delay>[\d.]+), delays=(?P<delays>[\d./]+), "
-    r"dsn=(?P<dsn>[\d.]+), status=(?P<status>[\w-]+)(?: \((?P<resp>.*?)\)?)?\Z",
-    re.S,
-)
-# Some delivery lines (qmgr, very old Postfix) lack delays=/dsn=.
-_DELIVERY_LOOSE = re.compile(
-    r"to=<?(?P<to>.*?)>?, (?:orig_to=<?(?P<orig>.*?)>?, )?relay=(?P<relay>[^,]*),"
-    r".*?status=(?P<status>[\w-]+)"
-    r"(?: \((?P<resp>.*)\))?\Z",
-    re.S,
+# Delivery agents' statuses (log_adhoc.c); soft_bounce=yes logs SOFTBOUNCE for what
+# stays in the queue as deferred, address probes log (un)deliverable.
+_DELIVERY_STATUSES = frozenset(
+    ("sent", "deferred", "bounced", "expired", "deliverable", "undeliverable", "SOFTBOUNCE")
 )
 _RELAY = re.compile(r"(.*?)\[([^\]]*)\](?::(\d+))?\Z")
 _QUEUED_AS = re.compile(r"queued as ([0-9A-Za-z]{5,})")
@@ -191,19 +193,22 @@ def _code_dsn_reason(text: str, f: dict[str, Any]) -> None:
 def _split_tail(body: str, f: dict[str, Any]) -> str:
     """Cut the ``; from=<S> to=<R> proto=P helo=<H>`` tail off ``body`` into ``f``."""
     cut = body.rfind("; from=<")
-    if cut < 0:
-        cut = body.rfind("; proto=")
-        if cut >= 0:
-            m = _TAIL_NO_TO.match(body, cut + 2)
-            if m is not None:
-                _tail_fields(m, f)
-                return body[:cut]
-        return body
-    m = _TAIL.match(body, cut + 2)
-    if m is None:
-        return body
-    _tail_fields(m, f)
-    return body[:cut]
+    if cut >= 0:
+        m = _TAIL_FULL.match(body, cut + 2)
+        if m is not None:
+            f["sender"], f["recipient"], proto, f["helo"] = m.groups()
+            if proto:
+                f["proto"] = proto
+            return body[:cut]
+    for start in _TAIL_STARTS:
+        cut = body.rfind(start)
+        if cut < 0:
+            continue
+        m = _TAIL.match(body, cut + 2)
+        if m is not None:
+            _tail_fields(m, f)
+            return body[:cut]
+    return body
 
 
 def _tail_fields(m: re.Match[str], f: dict[str, Any]) -> None:
@@ -241,35 +246,78 @@ def _warning(line: LogLine, qid: str | None, text: str) -> Event | None:
 
 
 def _delivery(line: LogLine, qid: str, text: str) -> Event | None:
-    m = _DELIVERY.match(text)
-    if m is None:
-        m = _DELIVERY_LOOSE.match(text)
-        if m is None:
+    """``to=<R>, [orig_to=<O>, ]relay=X, [conn_use=N, ]delay=D, delays=a/b/c/d, [tls=T, ]
+    dsn=X.Y.Z, status=S (text)`` (log_adhoc.c), cut with ``str.find``: a regular
+    expression with several lazy groups takes minutes on a hostile line. The fields
+    between relay= and status= are read by name, so old lines without delays=/dsn=
+    (Postfix < 2.3) and new ones with more fields (tls=, Postfix 3.11) keep what they
+    have. A line cut before its status is not a delivery."""
+    rpos = text.find(", relay=")
+    if rpos < 0:
+        return None
+    head = text[3:rpos]
+    orig = None
+    opos = head.find(", orig_to=")
+    if opos >= 0:
+        head, orig = head[:opos], head[opos + 10 :]
+        orig = orig[1:-1] if orig[:1] == "<" and orig[-1:] == ">" else orig
+    to = head[1:-1] if head[:1] == "<" and head[-1:] == ">" else head
+    pos = rpos + 8
+    end = text.find(", ", pos)
+    if end < 0:
+        return None
+    f: dict[str, Any] = {"to": to, "relay": text[pos:end]}
+    if orig is not None:
+        f["orig_to"] = orig
+    pos = end + 2
+    resp = None
+    while True:
+        eq = text.find("=", pos)
+        if eq < 0:
             return None
-        g = m.groupdict()
-        f: dict[str, Any] = {"to": g["to"], "relay": g["relay"], "status": g["status"]}
-    else:
-        g = m.groupdict()
-        f = {
-            "to": g["to"],
-            "relay": g["relay"],
-            "status": g["status"],
-            "delay": float(g["delay"]),
-            "dsn": g["dsn"],
-        }
-        with contextlib.suppress(ValueError):
-            f["delays"] = tuple(float(x) for x in g["delays"].split("/"))
-        if g["cu"]:
-            f["conn_use"] = int(g["cu"])
-    if g["orig"] is not None:
-        f["orig_to"] = g["orig"]
-    resp = g["resp"]
+        key = text[pos:eq]
+        if key == "status":
+            rest = text[eq + 1 :]
+            status, sep, resp = rest.partition(" (")
+            if sep:
+                if resp[-1:] == ")":
+                    resp = resp[:-1]
+            else:
+                status, sep, resp = rest.partition(", ")  # "status=expired, returned to sender"
+                if not sep:
+                    resp = None
+            break
+        end = text.find(", ", eq)
+        if end < 0:
+            return None
+        value = text[eq + 1 : end]
+        pos = end + 2
+        try:
+            if key == "delay":
+                f["delay"] = float(value)
+            elif key == "delays":
+                f["delays"] = tuple(float(x) for x in value.split("/"))
+            elif key == "dsn":
+                f["dsn"] = value
+            elif key == "conn_use":
+                f["conn_use"] = int(value)
+            elif key == "tls":
+                f["tls"] = value
+        except ValueError:
+            pass
+    if status not in _DELIVERY_STATUSES:
+        return None
+    if status == "SOFTBOUNCE":
+        status = "deferred"
+        f["soft_bounce"] = True
+    f["status"] = status
     if resp is not None:
         f["response"] = resp
-        if f["status"] == "sent":
-            fm = _FORWARDED_AS.search(resp)
-            if fm is not None and resp.startswith("forwarded as"):
-                f["forwarded_as"] = fm.group(1)
+        if status == "sent":
+            if resp.startswith("forwarded as"):
+                fm = _FORWARDED_AS.match(resp)
+                if fm is not None:
+                    f["forwarded_as"] = fm.group(1)
             else:
                 found = _QUEUED_AS.findall(resp)
                 if found:
@@ -485,6 +533,11 @@ def _cleanup(line: LogLine, qid: str | None, text: str) -> Event | None:
         f = {"action": action, "stage": rest.partition(" ")[0]}
         _split_tail(rest, f)
         return Event(line, "action", qid, f)
+    m = _CHECK_CUT.match(text)
+    if m is not None:
+        return Event(
+            line, "action", qid, {"action": m.group(1), "stage": m.group(2), "detail": m.group(3)}
+        )
     return None
 
 
@@ -515,6 +568,9 @@ def _qmgr(line: LogLine, qid: str | None, text: str) -> Event | None:
         return None
     if text.startswith("skipped"):
         return Event(line, "skipped", qid, {})
+    if text.startswith("status=deferred (bounce failed)"):
+        # bounce.c: the notice could not be sent; the file stays in the queue.
+        return Event(line, "info", qid, {"text": text})
     return None
 
 
@@ -594,7 +650,14 @@ def _smtp(line: LogLine, qid: str | None, text: str) -> Event | None:
         return Event(line, "smtp_error", qid, f)
     if " TLS connection established " in text:
         return _tls(line, text)
+    if ": re-using session with " in text:
+        return Event(line, "info", qid, {"text": text})
     return None
+
+
+def _postlog(line: LogLine, qid: str | None, text: str) -> Event | None:
+    """postlog(1) writes whatever an administrator's script hands it."""
+    return _warning(line, qid, text) or Event(line, "info", qid, {"text": text})
 
 
 # Informational messages: recognised, counted as Postfix, but no bearing on mail.
@@ -647,6 +710,7 @@ _DAEMON: dict[str, Callable[[LogLine, str | None, str], Event | None]] = {
     "postfix-script": _master,
     "postfix": _master,
     "tlsproxy": _smtpd,
+    "postlog": _postlog,
 }
 
 

@@ -45,7 +45,9 @@ Queue files
   ``delivery``       qid, to, status (sent|deferred|bounced|expired|deliverable|undeliverable),
                      relay, [orig_to, relay_host, relay_ip, relay_port, conn_use, delay
                      (float s), delays (4 floats), dsn, response, forwarded_as (new QID),
-                     queued_as (the next hop's QID)]
+                     queued_as (the next hop's QID), tls (Postfix >= 3.11 TLS summary),
+                     soft_bounce (True: soft_bounce=yes logged SOFTBOUNCE; status is
+                     then "deferred", as the mail stays queued)]
   ``smtp_error``     [qid], error, [peer_host, peer_ip]   (smtp/lmtp client problems with no
                      recipient: connect to ..., lost connection with ..., host ... said ...)
   ``bounce``         qid, notify ("non-delivery"|"delivery"|"delay"|"success"),

@@ -233,6 +233,64 @@ Jun  1 10:00:05 mx postfix/smtpd[10]: disconnect from c.example[192.0.2.1] ehlo=
 """
 
 
+# soft_bounce=yes: Postfix logs SOFTBOUNCE and keeps the mail queued (bounce.c).
+SOFT_BOUNCE = """
+Jun  1 10:00:01 mx postfix/pickup[1]: D40005: uid=1000 from=<u@mx.example>
+Jun  1 10:00:01 mx postfix/cleanup[2]: D40005: message-id=<soft@mx.example>
+Jun  1 10:00:01 mx postfix/qmgr[3]: D40005: from=<u@mx.example>, size=500, nrcpt=1 (queue active)
+Jun  1 10:00:02 mx postfix/smtp[4]: D40005: to=<r@r.example>, relay=mx.r.example[192.0.2.2]:25, delay=1, delays=0/0/0.5/0.5, dsn=5.1.1, status=SOFTBOUNCE (host mx.r.example[192.0.2.2] said: 550 5.1.1 unknown (in reply to RCPT TO command))
+"""
+
+# An administrator deletes a deferred (not held) message: postsuper logs "removed".
+DEFERRED_DELETED = """
+Jun  1 10:00:01 mx postfix/pickup[1]: D40006: uid=1000 from=<u@mx.example>
+Jun  1 10:00:01 mx postfix/cleanup[2]: D40006: message-id=<del@mx.example>
+Jun  1 10:00:01 mx postfix/qmgr[3]: D40006: from=<u@mx.example>, size=500, nrcpt=1 (queue active)
+Jun  1 10:00:02 mx postfix/smtp[4]: D40006: to=<r@r.example>, relay=none, delay=1, delays=0/0/1/0, dsn=4.4.1, status=deferred (connect to mx.r.example[192.0.2.2]:25: Connection refused)
+Jun  1 11:00:02 mx postfix/postsuper[5]: D40006: removed
+Jun  1 11:00:02 mx postfix/postsuper[5]: Deleted: 1 message
+"""
+
+MILTER_REJECT = """
+Jun  1 10:00:00 mx postfix/smtpd[10]: connect from c.example[192.0.2.1]
+Jun  1 10:00:01 mx postfix/smtpd[10]: F10002: client=c.example[192.0.2.1]
+Jun  1 10:00:01 mx postfix/cleanup[11]: F10002: milter-reject: END-OF-MESSAGE from c.example[192.0.2.1]: 5.7.1 Spam message rejected; from=<s@c.example> to=<r@mx.example> proto=ESMTP helo=<c.example>
+Jun  1 10:00:01 mx postfix/smtpd[10]: disconnect from c.example[192.0.2.1] ehlo=1 mail=1 rcpt=1 data=0/1 quit=1 commands=4/5
+"""
+
+# amavis answers for itself: a discarded spam and a rejected one, nothing re-injected.
+FILTER_VERDICTS = """
+Jun  1 10:00:01 mx postfix/smtpd[10]: A1B2C3: client=c.example[192.0.2.1]
+Jun  1 10:00:01 mx postfix/cleanup[11]: A1B2C3: message-id=<am@c.example>
+Jun  1 10:00:01 mx postfix/qmgr[12]: A1B2C3: from=<s@c.example>, size=800, nrcpt=2 (queue active)
+Jun  1 10:00:02 mx postfix/smtp[13]: A1B2C3: to=<a@mx.example>, relay=127.0.0.1[127.0.0.1]:10024, delay=1, delays=0/0/0/1, dsn=2.7.0, status=sent (250 2.7.0 Ok, discarded, id=00030-01 - spam)
+Jun  1 10:00:02 mx postfix/smtp[13]: A1B2C3: to=<b@mx.example>, relay=127.0.0.1[127.0.0.1]:10024, delay=1, delays=0/0/0/1, dsn=5.7.0, status=bounced (host 127.0.0.1[127.0.0.1] said: 554 5.7.0 Reject, id=00030-01 - spam (in reply to end of DATA command))
+Jun  1 10:00:02 mx postfix/qmgr[12]: A1B2C3: removed
+"""
+
+# amavisd-new 2.x words its reply differently; the child shows up before the reply.
+FILTER_OLD_REPLY = """
+Jun  1 10:00:01 mx postfix/smtpd[10]: A1B2C4: client=c.example[192.0.2.1]
+Jun  1 10:00:01 mx postfix/cleanup[11]: A1B2C4: message-id=<am2@c.example>
+Jun  1 10:00:01 mx postfix/qmgr[12]: A1B2C4: from=<s@c.example>, size=800, nrcpt=1 (queue active)
+Jun  1 10:00:02 mx postfix/smtpd[20]: B2C3D5: client=localhost[127.0.0.1]
+Jun  1 10:00:02 mx postfix/cleanup[11]: B2C3D5: message-id=<am2@c.example>
+Jun  1 10:00:02 mx postfix/qmgr[12]: B2C3D5: from=<s@c.example>, size=1200, nrcpt=1 (queue active)
+Jun  1 10:00:02 mx postfix/smtp[13]: A1B2C4: to=<a@mx.example>, relay=127.0.0.1[127.0.0.1]:10024, delay=1, delays=0/0/0/1, dsn=2.0.0, status=sent (250 2.0.0 Ok, id=00030-02, from MTA([127.0.0.1]:10025): 250 2.0.0 Ok: queued as B2C3D5)
+Jun  1 10:00:02 mx postfix/qmgr[12]: A1B2C4: removed
+Jun  1 10:00:03 mx postfix/virtual[14]: B2C3D5: to=<a@mx.example>, relay=virtual, delay=1, delays=0/0/0/1, dsn=2.0.0, status=sent (delivered to maildir)
+Jun  1 10:00:03 mx postfix/qmgr[12]: B2C3D5: removed
+"""
+
+# A verify(8) address probe (sender double-bounce) that the next hop refuses.
+VERIFY_PROBE = """
+Jun  1 10:00:01 mx postfix/cleanup[2]: 7A1B2C3D: message-id=<20240601100001.7A1B2C3D@mx.example>
+Jun  1 10:00:01 mx postfix/qmgr[3]: 7A1B2C3D: from=<double-bounce@mx.example>, size=250, nrcpt=1 (queue active)
+Jun  1 10:00:02 mx postfix/smtp[4]: 7A1B2C3D: to=<probe@r.example>, relay=mx.r.example[192.0.2.2]:25, delay=1, delays=0/0/0.5/0.5, dsn=5.1.1, status=undeliverable (host mx.r.example[192.0.2.2] said: 550 5.1.1 unknown (in reply to RCPT TO command))
+Jun  1 10:00:02 mx postfix/qmgr[3]: 7A1B2C3D: removed
+"""
+
+
 @pytest.mark.parametrize(
     ("log", "expected"),
     [
@@ -258,6 +316,12 @@ Jun  1 10:00:05 mx postfix/smtpd[10]: disconnect from c.example[192.0.2.1] ehlo=
         (DISCARD, {"bin@mx.example": "discarded"}),
         (NOQUEUE_HOLD, {"hold-it@sink.test": "held"}),
         (NOQUEUE_DISCARD, {"discard-it@sink.test": "discarded"}),
+        (SOFT_BOUNCE, {"r@r.example": "deferred"}),
+        (DEFERRED_DELETED, {"r@r.example": "deleted"}),
+        (MILTER_REJECT, {"r@mx.example": "rejected"}),
+        (FILTER_VERDICTS, {"a@mx.example": "discarded", "b@mx.example": "bounced"}),
+        (FILTER_OLD_REPLY, {"a@mx.example": "delivered"}),
+        (VERIFY_PROBE, {"probe@r.example": "bounced"}),
     ],
     ids=[
         "multi-recipient-mixed",
@@ -275,6 +339,12 @@ Jun  1 10:00:05 mx postfix/smtpd[10]: disconnect from c.example[192.0.2.1] ehlo=
         "discard",
         "noqueue-hold-before-queue-file",
         "noqueue-discard-before-queue-file",
+        "soft-bounce-stays-deferred",
+        "deferred-then-postsuper-delete",
+        "cleanup-milter-reject",
+        "filter-discards-and-rejects",
+        "filter-old-reply-wording",
+        "address-probe-refused",
     ],
 )
 def test_one_email_with_final_status_per_recipient(log: str, expected: dict[str, str]) -> None:
@@ -292,8 +362,17 @@ def test_one_email_with_final_status_per_recipient(log: str, expected: dict[str,
         (FILTER_PLAIN, ["smtpd", "filter"]),
         (FORWARD, ["smtpd", "forward"]),
         (REQUEUE, ["pickup", "requeue"]),
+        (FILTER_OLD_REPLY, ["smtpd", "filter"]),
     ],
-    ids=["ndr", "expiry-ndr", "filter-xforward", "filter-plain", "forward", "requeue"],
+    ids=[
+        "ndr",
+        "expiry-ndr",
+        "filter-xforward",
+        "filter-plain",
+        "forward",
+        "requeue",
+        "filter-old",
+    ],
 )
 def test_hops_are_linked_to_their_parent(log: str, origins: list[str]) -> None:
     (mail,) = emails(run(log))
@@ -342,6 +421,23 @@ Jun  1 10:00:02 mx postfix/smtpd[10]: disconnect from c.example[192.0.2.1] ehlo=
         ("postscreen", "r@mx.example", "550", "192.0.2.5"),
     ]
     assert emails(out) == []
+
+
+def test_reject_before_any_recipient_keeps_the_sender() -> None:
+    log = """
+Jun  1 10:00:00 mx postfix/submission/smtpd[10]: connect from c.example[192.0.2.1]
+Jun  1 10:00:01 mx postfix/submission/smtpd[10]: NOQUEUE: reject: MAIL from c.example[192.0.2.1]: 553 5.7.1 <s@c.example>: Sender address rejected: not logged in; from=<s@c.example> proto=ESMTP helo=<c.example>
+Jun  1 10:00:02 mx postfix/submission/smtpd[10]: disconnect from c.example[192.0.2.1] ehlo=1 mail=0/1 quit=1 commands=2/3
+"""
+    (rej,) = run(log)
+    assert isinstance(rej, Reject)
+    assert (rej.stage, rej.sender, rej.recipient, rej.helo, rej.reason) == (
+        "MAIL",
+        "s@c.example",
+        None,
+        "c.example",
+        "<s@c.example>: Sender address rejected: not logged in",
+    )
 
 
 def test_abandoned_transaction_is_dropped_not_left_open() -> None:
