@@ -77,9 +77,12 @@ POSTFIX_DAEMONS = frozenset(
 )
 AMAVIS_PROGRAMS = frozenset(("amavis", "amavisd", "amavisd-new"))
 
+# Every pattern below must stay linear on any input (a hostile or broken line must not
+# stall the import): a run of characters is consumed by one quantifier only, searches
+# start only where a match can start, and brackets never nest ("[^\]\[]*").
 _CLIENT = re.compile(r"([^\s\[\]]*)\[([^\]]*)\](?::(\d+))?")
 _CONNECT = re.compile(r"connect from ([^\s\[\]]*)\[([^\]]*)\](?::(\d+))?")
-_COUNTER = re.compile(r"(\w+)=(\d+)(?:/(\d+))?")
+_COUNTER = re.compile(r"(?<!\w)(\w+)=(\d+)(?:/(\d+))?")
 _CONN_ERROR = re.compile(
     r"(lost connection|timeout|too many errors|improper command pipelining) after (\S+)"
     r"(?: \(\d+ bytes\))? from ([^\s\[\]]*)\[([^\]]*)\](?::\d+)?"
@@ -112,7 +115,7 @@ _TAIL_FULL = re.compile(r"from=<([^>]*)>,? to=<([^>]*)>,? proto=([^\s,:<>]*),? h
 _CHECK = re.compile(
     r"(reject|warning|hold|discard|redirect|replace|prepend|filter|info|bcc|strip|dunno|ignore|"
     r"reject_warning|defer): (header|body) (.*?) "
-    r"from ([^\s\[\];]*)(?:\[([^\]]*)\](?::\d+)?)?; (.*)",
+    r"from ([^\s\[\];]*)(?:\[([^\]\[]*)\](?::\d+)?)?; (.*)",
     re.S,
 )
 # The same decision with its line cut short (syslog line limits): still a decision.
@@ -131,7 +134,7 @@ _SASL_FAIL = re.compile(
 _DELIVERY_STATUSES = frozenset(
     ("sent", "deferred", "bounced", "expired", "deliverable", "undeliverable", "SOFTBOUNCE")
 )
-_RELAY = re.compile(r"(.*?)\[([^\]]*)\](?::(\d+))?\Z")
+_RELAY = re.compile(r"(.*?)\[([^\]\[]*)\](?::(\d+))?\Z")
 _QUEUED_AS = re.compile(r"queued as ([0-9A-Za-z]{5,})")
 _FORWARDED_AS = re.compile(r"forwarded as ([0-9A-Za-z]{5,})")
 _QMGR_FROM = re.compile(r"from=<(.*)>, size=(\d+), nrcpt=(\d+)")
@@ -140,7 +143,7 @@ _PICKUP = re.compile(r"uid=(\d+) from=<(.*?)>(?: orig_id=(\S+))?\Z")
 _BOUNCE = re.compile(
     r"(sender|postmaster) (non-delivery|delivery status|delay|success) notification: (\S+)"
 )
-_PS_ADDR = re.compile(r"\[([^\]]*)\]:(\d+)")
+_PS_ADDR = re.compile(r"\[([^\]\[]*)\]:(\d+)")
 _PS_EVENT = re.compile(
     r"(PREGREET|HANGUP|DNSBL rank|COMMAND PIPELINING|COMMAND TIME LIMIT|COMMAND COUNT LIMIT|"
     r"COMMAND LENGTH LIMIT|BARE NEWLINE|NON-SMTP COMMAND|WHITELISTED|ALLOWLISTED|BLACKLISTED|"
@@ -148,8 +151,8 @@ _PS_EVENT = re.compile(
     re.S,
 )
 _DNSBLOG = re.compile(r"addr (\S+) listed by domain (\S+) as (\S+)")
-_ANVIL = re.compile(r"statistics: max (.+?) (\d+(?:/\d+s)?)(?: for \((.*?)\))? at ")
-_SMTP_PEER = re.compile(r"([^\s\[\]]*)\[([^\]]*)\]")
+_ANVIL = re.compile(r"statistics: max (.+?) (\d+(?:/\d+s)?)(?: for \(([^()]*)\))? at ")
+_SMTP_PEER = re.compile(r"(?<![^\s\[\]])([^\s\[\]]*)\[([^\]\[]*)\]")
 _POSTSUPER_SUMMARY = re.compile(
     r"(Deleted|Requeued|Placed on hold|Released from hold): (\d+) messages?"
 )
@@ -158,7 +161,7 @@ _AMAVIS = re.compile(
     r"(?: \{[^}]*\})?,(?P<rest>.*)",
     re.S,
 )
-_AMAVIS_ADDRS = re.compile(r"<([^>]*)> -> ((?:<[^>]*>,?)+)")
+_AMAVIS_ADDRS = re.compile(r"<([^<>]*)> -> ((?:<[^<>]*>,?)+)")
 _LEVELS = ("warning", "error", "fatal", "panic")
 
 
@@ -736,7 +739,10 @@ def parse(line: LogLine) -> Event:
     service = program.rpartition("/")[2]
     if service not in POSTFIX_DAEMONS or ("/" not in program and not program.startswith("post")):
         if program in AMAVIS_PROGRAMS:
-            return _amavis(line)
+            try:
+                return _amavis(line)
+            except (ValueError, IndexError):  # a number too long for int(), say
+                return Event(line, "foreign")
         return Event(line, "foreign")
     text = line.message
     qid = None
@@ -748,19 +754,21 @@ def parse(line: LogLine) -> Event:
             qid = None
             if service in {"smtpd", "postscreen", "cleanup"}:
                 # NOQUEUE lines are decisions made before a queue file exists.
-                return _noqueue(line, service, text) or Event(line, "other")
-    if text.startswith("to="):
-        ev = _delivery(line, qid, text) if qid is not None else None
-        if ev is not None:
-            return ev
-    handler = _DAEMON.get(service)
-    if handler is not None:
-        try:
-            ev = handler(line, qid, text)
-        except (ValueError, IndexError):  # defensive: odd numbers in odd lines
-            ev = None
-        if ev is not None:
-            return ev
+                try:
+                    return _noqueue(line, service, text) or Event(line, "other")
+                except (ValueError, IndexError):
+                    return Event(line, "other")
+    try:
+        if text.startswith("to=") and qid is not None:
+            ev = _delivery(line, qid, text)
+            if ev is not None:
+                return ev
+        handler = _DAEMON.get(service)
+        ev = handler(line, qid, text) if handler is not None else None
+    except (ValueError, IndexError):  # defensive: odd numbers (a 5000-digit port) in odd lines
+        ev = None
+    if ev is not None:
+        return ev
     if text[:1] in "wefp":
         warn = _warning(line, qid, text)
         if warn is not None:
