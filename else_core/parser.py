@@ -130,7 +130,8 @@ _SASL_FAIL = re.compile(
     re.S,
 )
 # Delivery agents' statuses (log_adhoc.c); soft_bounce=yes logs SOFTBOUNCE for what
-# stays in the queue as deferred, address probes log (un)deliverable.
+# stays in the queue as deferred, address probes log (un)deliverable. Another word is
+# kept only with its "(text)" after it: without, the line may have been cut inside it.
 _DELIVERY_STATUSES = frozenset(
     ("sent", "deferred", "bounced", "expired", "deliverable", "undeliverable", "SOFTBOUNCE")
 )
@@ -309,7 +310,11 @@ def _delivery(line: LogLine, qid: str, text: str) -> Event | None:
         except ValueError:
             pass
     if status not in _DELIVERY_STATUSES:
-        return None
+        if status.startswith(("deliverable-", "undeliverable-")):
+            # verify(8) probes whose result was not cached: "undeliverable-but-not-cached"
+            status = status.partition("-")[0]
+        elif resp is None or not status.isidentifier():
+            return None  # cut inside the status, or not a status at all
     if status == "SOFTBOUNCE":
         status = "deferred"
         f["soft_bounce"] = True
@@ -337,6 +342,13 @@ def _delivery(line: LogLine, qid: str, text: str) -> Event | None:
 
 
 def _smtpd(line: LogLine, qid: str | None, text: str) -> Event | None:
+    if text.startswith("proxy-"):  # before-queue filter replies, also logged without an ID
+        m = _PROXY.match(text)
+        if m is not None:
+            f: dict[str, Any] = {"action": m.group(1), "stage": m.group(2)}
+            rest = _split_tail(m.group(3), f)
+            _code_dsn_reason(rest, f)
+            return Event(line, "action", qid, f)
     if qid is not None:
         if text.startswith("client="):
             f = _kv_list(text)
@@ -352,12 +364,6 @@ def _smtpd(line: LogLine, qid: str | None, text: str) -> Event | None:
         m = _ACTION.match(text)
         if m is not None:
             return _action(line, qid, m)
-        m = _PROXY.match(text)
-        if m is not None:
-            f = {"action": m.group(1), "stage": m.group(2)}
-            rest = _split_tail(m.group(3), f)
-            _code_dsn_reason(rest, f)
-            return Event(line, "action", qid, f)
         return None
     if text.startswith("connect from "):
         m = _CONNECT.match(text)
@@ -713,6 +719,7 @@ _DAEMON: dict[str, Callable[[LogLine, str | None, str], Event | None]] = {
     "postfix-script": _master,
     "postfix": _master,
     "tlsproxy": _smtpd,
+    "qmqpd": _smtpd,
     "postlog": _postlog,
 }
 

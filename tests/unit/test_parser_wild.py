@@ -109,6 +109,27 @@ CASES = [
         None,
         {"client_port": 4711, "sender": "a@b.example", "recipient": "c@d.example"},
     ),
+    # Before-queue filter replies also come without a queue ID or NOQUEUE in front.
+    (
+        f"{H}/smtpd[1]: proxy-accept: END-OF-MESSAGE: 250 2.0.0 from MTA(smtp:[127.0.0.1]:10026): "
+        "250 2.0.0 Ok: queued as 9F8E7D6C5B; from=<a@b.example> to=<c@d.example> proto=ESMTP "
+        "helo=<x>",
+        "action",
+        None,
+        {
+            "action": "proxy-accept",
+            "stage": "END-OF-MESSAGE",
+            "code": "250",
+            "sender": "a@b.example",
+        },
+    ),
+    (
+        f"{H}/smtpd[1]: proxy-reject: END-OF-MESSAGE: ; from=<a@b.example> to=<c@d.example> "
+        "proto=ESMTP helo=<[192.0.2.1]>",
+        "action",
+        None,
+        {"action": "proxy-reject", "recipient": "c@d.example", "reason": ""},
+    ),
     # --- postscreen (comma-separated tail) ---------------------------------------------------
     (
         f"{H}/postscreen[2]: NOQUEUE: reject: RCPT from [2001:db8::1]:4242: 550 5.7.1 Service "
@@ -224,6 +245,21 @@ CASES = [
         "A1B2C3D4E5",
         {"status": "bounced"},
     ),
+    (
+        f"{H}/error[13]: A1B2C3D4E5: to=<u@yahoo.example>, relay=none, delay=0.01, "
+        "delays=0.01/0/0/0, dsn=5.1.1, status=undeliverable-but-not-cached (User unknown in "
+        "virtual alias table)",
+        "delivery",
+        "A1B2C3D4E5",
+        {"status": "undeliverable", "dsn": "5.1.1"},
+    ),
+    # A status word this parser has never seen is kept when its "(text)" shows it is whole.
+    (
+        f"{H}/smtp[8]: A1B2C3D4E5: {DELIVERY}, dsn=2.0.0, status=relayed (250 ok)",
+        "delivery",
+        "A1B2C3D4E5",
+        {"status": "relayed", "response": "250 ok"},
+    ),
     # A line cut inside its status is not a delivery with a made-up status.
     (f"{H}/smtp[8]: A1B2C3D4E5: {DELIVERY}, dsn=2.0.0, status=se", "other", "A1B2C3D4E5", {}),
     (f"{H}/smtp[8]: A1B2C3D4E5: to=<c@d.example>, relay=mx.d.exa", "other", "A1B2C3D4E5", {}),
@@ -240,6 +276,12 @@ CASES = [
         "info",
         None,
         {},
+    ),
+    (
+        f"{H}/qmqpd[3]: A1B2C3D4E5: client=relay.example[192.0.2.3]",
+        "client",
+        "A1B2C3D4E5",
+        {"client_host": "relay.example", "client_ip": "192.0.2.3"},
     ),
     (f"{H}/postlog[25]: backup finished", "info", None, {"text": "backup finished"}),
     (f"{H}/postlog[25]: warning: disk almost full", "warning", None, {"level": "warning"}),
