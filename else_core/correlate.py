@@ -43,6 +43,7 @@ _REJECT_RECORD_ACTIONS = frozenset(
         "proxy-reject",
     )
 )
+_DISCARD_ACTIONS = frozenset(("discard", "milter-discard"))
 # Decisions that shape what happens to the whole queue file.
 _TX_ACTIONS = frozenset(("hold", "discard", "filter", "redirect", "bcc"))
 _LOCAL_IPS = frozenset(("127.0.0.1", "::1", "localhost"))
@@ -361,10 +362,14 @@ class Correlator:
             tx = self._open.get((line.host, qid))
             # A queue file that never got past smtpd: the client gave up or every recipient
             # was refused. Postfix logs nothing more about it, so it ends here.
-            if tx is not None and tx.message_id is None and tx.size is None and tx.sender is None:
-                if tx.discarded:
-                    self._close(tx, "removed")
-                elif tx.rejects:
+            if tx is None or tx.size is not None:
+                continue
+            if tx.discarded:
+                # DISCARD (access map, header/body check, milter): cleanup never commits
+                # the file, so no queue manager line and no "removed" will follow.
+                self._close(tx, "removed")
+            elif tx.message_id is None and tx.sender is None:
+                if tx.rejects:
                     self._close(tx, "rejected")
                 else:
                     self._abandon(tx)
@@ -626,6 +631,11 @@ class Correlator:
                 self._close(tx, "rejected")
             return
         self._apply_action(tx, self._note(ev))
+        if ev.daemon == "cleanup" and action in _DISCARD_ACTIONS and tx.size is None:
+            # cleanup_api.c: a discarded message is never committed to the queue, so
+            # nothing more is logged about it (for a pickup submission, not even a
+            # disconnect would end it).
+            self._close(tx, "removed")
 
     @staticmethod
     def _note(ev: Event) -> dict[str, Any]:

@@ -461,6 +461,45 @@ def test_finished_email_is_emitted_before_the_end_of_input() -> None:
     assert corr.open_transactions == 0
 
 
+# A DISCARD in cleanup (header/body check or milter) means the queue file is never
+# committed (cleanup_api.c): no queue manager line and no "removed" follow. The Message-ID
+# is often logged before the discarding header is seen.
+HEADER_DISCARD = """
+Jun  1 10:00:00 mx postfix/smtpd[10]: connect from c.example[192.0.2.1]
+Jun  1 10:00:01 mx postfix/smtpd[10]: F10003: client=c.example[192.0.2.1]
+Jun  1 10:00:01 mx postfix/cleanup[11]: F10003: message-id=<hd@c.example>
+Jun  1 10:00:01 mx postfix/cleanup[11]: F10003: discard: header Subject: junk from c.example[192.0.2.1]; from=<s@c.example> to=<r@mx.example> proto=ESMTP helo=<c.example>
+Jun  1 10:00:01 mx postfix/smtpd[10]: disconnect from c.example[192.0.2.1] ehlo=1 mail=1 rcpt=1 data=1 quit=1 commands=5
+"""
+MILTER_DISCARD = """
+Jun  1 10:00:00 mx postfix/smtpd[10]: connect from c.example[192.0.2.1]
+Jun  1 10:00:01 mx postfix/smtpd[10]: F10004: client=c.example[192.0.2.1]
+Jun  1 10:00:01 mx postfix/cleanup[11]: F10004: message-id=<md@c.example>
+Jun  1 10:00:01 mx postfix/cleanup[11]: F10004: milter-discard: END-OF-MESSAGE from c.example[192.0.2.1]: milter triggers DISCARD action; from=<s@c.example> to=<r@mx.example> proto=ESMTP helo=<c.example>
+Jun  1 10:00:01 mx postfix/smtpd[10]: disconnect from c.example[192.0.2.1] ehlo=1 mail=1 rcpt=1 data=1 quit=1 commands=5
+"""
+PICKUP_BODY_DISCARD = """
+Jun  1 10:00:01 mx postfix/pickup[1]: F10005: uid=1000 from=<u@mx.example>
+Jun  1 10:00:01 mx postfix/cleanup[11]: F10005: message-id=<pk@mx.example>
+Jun  1 10:00:01 mx postfix/cleanup[11]: F10005: discard: body click here from local; from=<u@mx.example> to=<r@r.example>
+"""
+
+
+@pytest.mark.parametrize(
+    "log", [HEADER_DISCARD, MILTER_DISCARD, PICKUP_BODY_DISCARD], ids=["header", "milter", "pickup"]
+)
+def test_message_discarded_in_cleanup_ends_there(log: str) -> None:
+    env = EnvelopeParser(ClassicClock(2024, UTC))
+    corr = Correlator(linger=30)
+    later = "Jun  1 11:00:00 mx postfix/smtpd[77]: connect from c.example[192.0.2.1]"
+    for i, raw in enumerate([*log.strip().splitlines(), later], 1):
+        corr.feed(parse(env.split(raw, i)))
+    (mail,) = emails(corr.drain())
+    assert mail.complete
+    assert [r.status for r in mail.recipients] == ["discarded"]
+    assert corr.open_transactions == 0
+
+
 def test_open_email_has_a_provisional_status_until_it_ends() -> None:
     env = EnvelopeParser(ClassicClock(2024, UTC))
     corr = Correlator()
