@@ -358,6 +358,10 @@ class Correlator:
         sess = self._sessions.pop((line.host, line.program, line.pid), None)
         if sess is None:
             return
+        # Postfix >= 3.0 counts the commands; with no DATA/BDAT accepted no message was,
+        # whatever the rejects of the session told about its sender.
+        counters = ev.f.get("counters") or {}
+        no_data = bool(counters) and all(counters.get(k, (0, 0))[0] == 0 for k in ("data", "bdat"))
         for qid in sess.qids:
             tx = self._open.get((line.host, qid))
             # A queue file that never got past smtpd: the client gave up or every recipient
@@ -368,7 +372,7 @@ class Correlator:
                 # DISCARD (access map, header/body check, milter): cleanup never commits
                 # the file, so no queue manager line and no "removed" will follow.
                 self._close(tx, "removed")
-            elif tx.message_id is None and tx.sender is None:
+            elif tx.message_id is None and (tx.sender is None or no_data):
                 if tx.rejects:
                     self._close(tx, "rejected")
                 else:

@@ -500,6 +500,26 @@ def test_message_discarded_in_cleanup_ends_there(log: str) -> None:
     assert corr.open_transactions == 0
 
 
+def test_session_without_data_ends_its_queue_file_at_disconnect() -> None:
+    """One recipient accepted (so a queue file exists), one refused, then no DATA: the
+    reject names the sender, but the disconnect counters say no message was accepted."""
+    log = """
+Jun  1 10:00:00 mx postfix/smtpd[10]: connect from c.example[192.0.2.1]
+Jun  1 10:00:01 mx postfix/smtpd[10]: F20003: client=c.example[192.0.2.1]
+Jun  1 10:00:01 mx postfix/smtpd[10]: F20003: reject: RCPT from c.example[192.0.2.1]: 550 5.1.1 <no@mx.example>: Recipient address rejected: User unknown in local recipient table; from=<s@c.example> to=<no@mx.example> proto=ESMTP helo=<c.example>
+Jun  1 10:00:05 mx postfix/smtpd[10]: lost connection after RCPT from c.example[192.0.2.1]
+Jun  1 10:00:05 mx postfix/smtpd[10]: disconnect from c.example[192.0.2.1] ehlo=1 mail=1 rcpt=1/2 commands=3/4
+Jun  1 11:00:00 mx postfix/smtpd[77]: connect from c.example[192.0.2.1]
+"""
+    env = EnvelopeParser(ClassicClock(2024, UTC))
+    corr = Correlator(linger=30)
+    for i, raw in enumerate(log.strip().splitlines(), 1):
+        corr.feed(parse(env.split(raw, i)))
+    (mail,) = emails(corr.drain())
+    assert statuses(mail) == {"no@mx.example": "rejected"}
+    assert corr.open_transactions == 0
+
+
 def test_open_email_has_a_provisional_status_until_it_ends() -> None:
     env = EnvelopeParser(ClassicClock(2024, UTC))
     corr = Correlator()
