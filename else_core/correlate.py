@@ -140,6 +140,10 @@ class Correlator:
         handler = _HANDLERS.get(ev.kind)
         if handler is not None:
             handler(self, ev)
+        elif ev.qid is not None and ev.kind != "foreign":
+            # "host ... said", "lost connection with", "warning: QID: ...", lines we do
+            # not understand: part of the mail's story, shown with its log lines.
+            self._tx(ev, create=False)
 
     def drain(self) -> list[Email | Reject]:
         out, self._out = self._out, []

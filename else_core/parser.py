@@ -245,6 +245,10 @@ def _warning(line: LogLine, qid: str | None, text: str) -> Event | None:
     for level in _LEVELS:
         if text.startswith(level) and text[len(level) : len(level) + 2] == ": ":
             f: dict[str, Any] = {"level": level, "text": text[len(level) + 2 :]}
+            if qid is None:  # "warning: 4Xk2Jd0Z3Hz9sWp: milter ...": about that queue file
+                m = _QID_PREFIX.match(text, len(level) + 2)
+                if m is not None and m.group(1) != "NOQUEUE":
+                    qid = m.group(1)
             return Event(line, "warning", qid, f)
     return None
 

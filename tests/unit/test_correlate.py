@@ -520,6 +520,23 @@ Jun  1 11:00:00 mx postfix/smtpd[77]: connect from c.example[192.0.2.1]
     assert corr.open_transactions == 0
 
 
+def test_lines_about_a_queue_file_are_among_its_lines() -> None:
+    """The remote's own words, connection trouble and warnings naming the queue ID belong
+    to the mail's log even though no status comes from them."""
+    log = """
+Jun  1 10:00:01 mx postfix/pickup[1]: C30004: uid=1000 from=<u@mx.example>
+Jun  1 10:00:01 mx postfix/cleanup[2]: C30004: message-id=<talk@mx.example>
+Jun  1 10:00:01 mx postfix/qmgr[3]: C30004: from=<u@mx.example>, size=500, nrcpt=1 (queue active)
+Jun  1 10:00:02 mx postfix/smtp[4]: C30004: host mx.r.example[192.0.2.2] said: 451 4.3.0 try later (in reply to end of DATA command)
+Jun  1 10:00:02 mx postfix/smtp[4]: warning: C30004: read timeout on mx.r.example[192.0.2.2]
+Jun  1 10:00:02 mx postfix/smtp[4]: C30004: to=<r@r.example>, relay=mx.r.example[192.0.2.2]:25, delay=1, delays=0/0/0.5/0.5, dsn=4.3.0, status=deferred (host mx.r.example[192.0.2.2] said: 451 4.3.0 try later (in reply to end of DATA command))
+Jun  1 10:00:02 mx postfix/smtp[4]: B99999: host other.example[192.0.2.9] said: 250 not ours
+"""
+    (mail,) = emails(run(log))
+    (tx,) = mail.transactions
+    assert tx.seqs == [1, 2, 3, 4, 5, 6]
+
+
 def test_open_email_has_a_provisional_status_until_it_ends() -> None:
     env = EnvelopeParser(ClassicClock(2024, UTC))
     corr = Correlator()

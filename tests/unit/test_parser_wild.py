@@ -283,6 +283,17 @@ CASES = [
         "A1B2C3D4E5",
         {"client_host": "relay.example", "client_ip": "192.0.2.3"},
     ),
+    (
+        f"{H}/cleanup[8]: warning: 4Xk2Jd0Z3Hz9sWp: milter inet:127.0.0.1:8891: can't read "
+        "SMFIC_BODYEOB reply packet header: Connection reset by peer",
+        "warning",
+        "4Xk2Jd0Z3Hz9sWp",
+        {
+            "level": "warning",
+            "text": "4Xk2Jd0Z3Hz9sWp: milter inet:127.0.0.1:8891: can't read "
+            "SMFIC_BODYEOB reply packet header: Connection reset by peer",
+        },
+    ),
     (f"{H}/postlog[25]: backup finished", "info", None, {"text": "backup finished"}),
     (f"{H}/postlog[25]: warning: disk almost full", "warning", None, {"level": "warning"}),
     (
