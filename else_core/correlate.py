@@ -752,12 +752,20 @@ def _addresses(tx: Transaction) -> list[str]:
     for a in tx.attempts:
         seen.setdefault(a.to, None)
     for r in tx.rejects:
-        if r.recipient and r.stage not in _MESSAGE_STAGES:
+        # reject_warning (warn_if_reject) refused nobody: the recipient is delivered,
+        # perhaps under a rewritten address, and must not show up twice.
+        if r.recipient and r.stage not in _MESSAGE_STAGES and r.action != "reject_warning":
             seen.setdefault(r.recipient, None)
     for note in tx.actions:
         rcpt = note.get("recipient")
         if rcpt and note.get("action") in ("hold", "discard", "milter-hold", "milter-discard"):
             seen.setdefault(rcpt, None)
+    if not tx.attempts:
+        # A refusal of the whole message (header check, milter, END-OF-MESSAGE) names an
+        # accepted recipient, which the refused RCPTs above are not.
+        for r in tx.rejects:
+            if r.recipient and r.stage in _MESSAGE_STAGES and r.action in _REJECT_ACTIONS:
+                seen.setdefault(r.recipient, None)
     if not seen:
         for r in tx.rejects:
             if r.recipient:

@@ -291,6 +291,30 @@ Jun  1 10:00:02 mx postfix/qmgr[3]: 7A1B2C3D: removed
 """
 
 
+# One RCPT refused, the accepted one refused with the whole message by a milter: the
+# milter line names the accepted recipient.
+RCPT_THEN_MILTER_REJECT = """
+Jun  1 10:00:00 mx postfix/smtpd[10]: connect from c.example[192.0.2.1]
+Jun  1 10:00:01 mx postfix/smtpd[10]: F30001: client=c.example[192.0.2.1]
+Jun  1 10:00:01 mx postfix/smtpd[10]: F30001: reject: RCPT from c.example[192.0.2.1]: 550 5.1.1 <no1@mx.example>: Recipient address rejected: User unknown in virtual mailbox table; from=<s@c.example> to=<no1@mx.example> proto=ESMTP helo=<c.example>
+Jun  1 10:00:01 mx postfix/cleanup[11]: F30001: message-id=<spam@c.example>
+Jun  1 10:00:02 mx postfix/cleanup[11]: F30001: milter-reject: END-OF-MESSAGE from c.example[192.0.2.1]: 5.7.1 Spam message rejected; from=<s@c.example> to=<yes@mx.example> proto=ESMTP helo=<c.example>
+Jun  1 10:00:02 mx postfix/smtpd[10]: disconnect from c.example[192.0.2.1] ehlo=1 mail=1 rcpt=1/2 data=0/1 quit=1 commands=4/6
+"""
+
+# warn_if_reject: logged as reject_warning, nobody refused; the alias is delivered as bob.
+REJECT_WARNING_ALIAS = """
+Jun  1 10:00:00 mx postfix/smtpd[10]: connect from c.example[192.0.2.1]
+Jun  1 10:00:01 mx postfix/smtpd[10]: F30002: client=c.example[192.0.2.1]
+Jun  1 10:00:01 mx postfix/smtpd[10]: F30002: reject_warning: RCPT from c.example[192.0.2.1]: 450 4.1.8 <s@c.example>: Sender address rejected: Domain not found; from=<s@c.example> to=<alias@mx.example> proto=ESMTP helo=<c.example>
+Jun  1 10:00:01 mx postfix/cleanup[11]: F30002: message-id=<warned@c.example>
+Jun  1 10:00:01 mx postfix/qmgr[12]: F30002: from=<s@c.example>, size=600, nrcpt=1 (queue active)
+Jun  1 10:00:01 mx postfix/smtpd[10]: disconnect from c.example[192.0.2.1] ehlo=1 mail=1 rcpt=1 data=1 quit=1 commands=5
+Jun  1 10:00:02 mx postfix/local[13]: F30002: to=<bob@mx.example>, orig_to=<alias@mx.example>, relay=local, delay=1, delays=0/0/0/1, dsn=2.0.0, status=sent (delivered to mailbox)
+Jun  1 10:00:02 mx postfix/qmgr[12]: F30002: removed
+"""
+
+
 @pytest.mark.parametrize(
     ("log", "expected"),
     [
@@ -322,6 +346,11 @@ Jun  1 10:00:02 mx postfix/qmgr[3]: 7A1B2C3D: removed
         (FILTER_VERDICTS, {"a@mx.example": "discarded", "b@mx.example": "bounced"}),
         (FILTER_OLD_REPLY, {"a@mx.example": "delivered"}),
         (VERIFY_PROBE, {"probe@r.example": "bounced"}),
+        (
+            RCPT_THEN_MILTER_REJECT,
+            {"no1@mx.example": "rejected", "yes@mx.example": "rejected"},
+        ),
+        (REJECT_WARNING_ALIAS, {"bob@mx.example": "delivered"}),
     ],
     ids=[
         "multi-recipient-mixed",
@@ -345,6 +374,8 @@ Jun  1 10:00:02 mx postfix/qmgr[3]: 7A1B2C3D: removed
         "filter-discards-and-rejects",
         "filter-old-reply-wording",
         "address-probe-refused",
+        "rcpt-refused-then-milter-refuses-the-rest",
+        "reject-warning-refuses-nobody",
     ],
 )
 def test_one_email_with_final_status_per_recipient(log: str, expected: dict[str, str]) -> None:
