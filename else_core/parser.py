@@ -121,7 +121,7 @@ _CHECK = re.compile(
 # The same decision with its line cut short (syslog line limits): still a decision.
 _CHECK_CUT = re.compile(r"(reject|hold|discard|redirect|filter): (header|body) (.*)", re.S)
 _TLS = re.compile(
-    r"(\w+) TLS connection established (from|to) ([^\s\[\]]*)\[([^\]]*)\](?::\d+)?: "
+    r"(?:(\w+) )?TLS connection established (from|to) ([^\s\[\]]*)\[([^\]]*)\](?::\d+)?: "
     r"(\S+) with cipher (\S+)"
 )
 _SASL_FAIL = re.compile(
@@ -392,7 +392,7 @@ def _smtpd(line: LogLine, qid: str | None, text: str) -> Event | None:
     m = _CONN_ERROR.match(text)
     if m is not None:
         return _conn_error(line, m)
-    if " TLS connection established " in text:
+    if "TLS connection established " in text:  # no trust level before Postfix 2.5
         return _tls(line, text)
     return None
 
@@ -412,19 +412,16 @@ def _tls(line: LogLine, text: str) -> Event | None:
     if m is None:
         return None
     level, direction, host, ip, proto, cipher = m.groups()
-    return Event(
-        line,
-        "tls",
-        None,
-        {
-            "direction": "in" if direction == "from" else "out",
-            "level": level,
-            "peer_host": host,
-            "peer_ip": ip,
-            "protocol": proto,
-            "cipher": cipher,
-        },
-    )
+    f: dict[str, Any] = {
+        "direction": "in" if direction == "from" else "out",
+        "peer_host": host,
+        "peer_ip": ip,
+        "protocol": proto,
+        "cipher": cipher,
+    }
+    if level is not None:
+        f["level"] = level
+    return Event(line, "tls", None, f)
 
 
 def _smtpd_warning(line: LogLine, ev: Event) -> Event:
@@ -661,7 +658,7 @@ def _smtp(line: LogLine, qid: str | None, text: str) -> Event | None:
         if m is not None:
             f["peer_host"], f["peer_ip"] = m.group(1), m.group(2)
         return Event(line, "smtp_error", qid, f)
-    if " TLS connection established " in text:
+    if "TLS connection established " in text:  # no trust level before Postfix 2.5
         return _tls(line, text)
     if ": re-using session with " in text:
         return Event(line, "info", qid, {"text": text})

@@ -294,6 +294,21 @@ CASES = [
             "SMFIC_BODYEOB reply packet header: Connection reset by peer",
         },
     ),
+    # Postfix < 2.5 wrote no trust level.
+    (
+        f"{H}/smtpd[1]: TLS connection established from unknown[192.0.2.1]: TLSv1 with cipher "
+        "DHE-RSA-AES256-SHA (256/256 bits)",
+        "tls",
+        None,
+        {"direction": "in", "level": None, "peer_ip": "192.0.2.1", "protocol": "TLSv1"},
+    ),
+    (
+        f"{H}/smtp[8]: TLS connection established to mx.d.example[192.0.2.2]:25: TLSv1 with "
+        "cipher AES256-SHA (256/256 bits)",
+        "tls",
+        None,
+        {"direction": "out", "cipher": "AES256-SHA"},
+    ),
     (f"{H}/postlog[25]: backup finished", "info", None, {"text": "backup finished"}),
     (f"{H}/postlog[25]: warning: disk almost full", "warning", None, {"level": "warning"}),
     (
