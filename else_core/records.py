@@ -15,8 +15,8 @@ Sessions (smtpd, also postscreen where noted)
                      stage, client_host, client_ip
   ``client``         qid; client_host, client_ip, [client_port, sasl_method, sasl_username,
                      sasl_sender, orig_queue_id, orig_client]
-  ``tls``            direction ("in"|"out"), level (Anonymous|Untrusted|Trusted|Verified),
-                     peer_host, peer_ip, protocol, cipher
+  ``tls``            direction ("in"|"out"), peer_host, peer_ip, protocol, cipher,
+                     [level (Anonymous|Untrusted|Trusted|Verified; none before Postfix 2.5)]
   ``sasl_fail``      client_host, client_ip, method, reason, [sasl_username]
   ``action``         an smtpd/cleanup/postscreen access or content decision:
                      [qid], action (reject|reject_warning|defer|defer_if_permit|hold|discard|
@@ -42,7 +42,8 @@ Queue files
   ``expired``        qid, sender                        (qmgr: status=expired, returned to sender)
   ``removed``        qid                                (qmgr: end of the queue file's life)
   ``skipped``        qid                                (qmgr: skipped, still being delivered)
-  ``delivery``       qid, to, status (sent|deferred|bounced|expired|deliverable|undeliverable),
+  ``delivery``       qid, to, status (sent|deferred|bounced|expired|deliverable|undeliverable;
+                     another word only when Postfix wrote "(text)" after it),
                      relay, [orig_to, relay_host, relay_ip, relay_port, conn_use, delay
                      (float s), delays (4 floats), dsn, response, forwarded_as (new QID),
                      queued_as (the next hop's QID), tls (Postfix >= 3.11 TLS summary),
@@ -58,7 +59,8 @@ Queue files
                      queued_as (list), sender, recipients (list), client_ip, hits, size]
 
 Everything else
-  ``warning``        level (warning|error|fatal|panic), text, [qid]
+  ``warning``        level (warning|error|fatal|panic), text, [qid (also when the text
+                     starts with it: "warning: QID: ...")]
   ``master``         text (daemon started/reload/terminating ...)
   ``info``           text: a recognised informational Postfix line with no bearing on mail
                      (statistics, scache, tlsmgr, postfix-script, postlogd ...)
