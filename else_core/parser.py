@@ -155,7 +155,8 @@ _DNSBLOG = re.compile(r"addr (\S+) listed by domain (\S+) as (\S+)")
 _ANVIL = re.compile(r"statistics: max (.+?) (\d+(?:/\d+s)?)(?: for \(([^()]*)\))? at ")
 _SMTP_PEER = re.compile(r"(?<![^\s\[\]])([^\s\[\]]*)\[([^\]\[]*)\]")
 _POSTSUPER_SUMMARY = re.compile(
-    r"(Deleted|Requeued|Placed on hold|Released from hold): (\d+) messages?"
+    r"(Deleted|Requeued|Placed on hold|Released from hold|Force-expired"
+    r"|Renamed to match inode number): (\d+) messages?"
 )
 _AMAVIS = re.compile(
     r"\([\w-]+\) (?P<result>Passed|Blocked|Not-Delivered) (?P<cat>[A-Z-]+(?: [A-Z-]+)?)"
@@ -599,6 +600,17 @@ _POSTSUPER_OPS = {
     "requeued": "requeued",
     "placed on hold": "hold",
     "released from hold": "released",
+    "expired": "expired",  # postsuper -e/-f (Postfix >= 3.5); qmgr returns it later
+}
+
+
+_POSTSUPER_SUMMARY_OPS = {
+    "Deleted": "removed",
+    "Requeued": "requeued",
+    "Placed on hold": "hold",
+    "Released from hold": "released",
+    "Force-expired": "expired",
+    "Renamed to match inode number": "renamed",
 }
 
 
@@ -608,9 +620,7 @@ def _postsuper(line: LogLine, qid: str | None, text: str) -> Event | None:
         return Event(line, "postsuper", qid, {"op": op}) if op else None
     m = _POSTSUPER_SUMMARY.match(text)
     if m is not None:
-        op = {"Deleted": "removed", "Requeued": "requeued", "Placed on hold": "hold"}.get(
-            m.group(1), "released"
-        )
+        op = _POSTSUPER_SUMMARY_OPS[m.group(1)]
         return Event(line, "postsuper_summary", None, {"op": op, "count": int(m.group(2))})
     return None
 

@@ -53,8 +53,8 @@ Queue files
                      recipient: connect to ..., lost connection with ..., host ... said ...)
   ``bounce``         qid, notify ("non-delivery"|"delivery"|"delay"|"success"),
                      to ("sender"|"postmaster"), new_qid
-  ``postsuper``      qid, op ("removed"|"requeued"|"hold"|"released")
-  ``postsuper_summary`` op, count
+  ``postsuper``      qid, op ("removed"|"requeued"|"hold"|"released"|"expired")
+  ``postsuper_summary`` op (the same, or "renamed" for -s inode fixes), count
   ``amavis``         result ("Passed"|"Blocked"), category, [qid (Queue-ID), message_id,
                      queued_as (list), sender, recipients (list), client_ip, hits, size]
 

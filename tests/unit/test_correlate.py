@@ -315,6 +315,21 @@ Jun  1 10:00:02 mx postfix/qmgr[12]: F30002: removed
 """
 
 
+# postsuper -e (Postfix >= 3.5) marks the file; qmgr returns it at its next look.
+FORCE_EXPIRED = """
+Jun  1 10:00:01 mx postfix/pickup[1]: D40007: uid=1000 from=<u@mx.example>
+Jun  1 10:00:01 mx postfix/cleanup[2]: D40007: message-id=<fexp@mx.example>
+Jun  1 10:00:01 mx postfix/qmgr[3]: D40007: from=<u@mx.example>, size=500, nrcpt=1 (queue active)
+Jun  1 10:00:02 mx postfix/smtp[4]: D40007: to=<r@r.example>, relay=none, delay=1, delays=0/0/1/0, dsn=4.4.1, status=deferred (connect to mx.r.example[192.0.2.2]:25: Connection refused)
+Jun  1 11:00:00 mx postfix/postsuper[5]: D40007: expired
+Jun  1 11:00:00 mx postfix/postsuper[5]: Force-expired: 1 message
+Jun  1 11:00:01 mx postfix/qmgr[3]: D40007: from=<u@mx.example>, status=force-expired, returned to sender
+Jun  1 11:00:01 mx postfix/cleanup[2]: E50008: message-id=<20240601110001.E50008@mx.example>
+Jun  1 11:00:01 mx postfix/bounce[6]: D40007: sender non-delivery notification: E50008
+Jun  1 11:00:01 mx postfix/qmgr[3]: D40007: removed
+"""
+
+
 @pytest.mark.parametrize(
     ("log", "expected"),
     [
@@ -351,6 +366,7 @@ Jun  1 10:00:02 mx postfix/qmgr[12]: F30002: removed
             {"no1@mx.example": "rejected", "yes@mx.example": "rejected"},
         ),
         (REJECT_WARNING_ALIAS, {"bob@mx.example": "delivered"}),
+        (FORCE_EXPIRED, {"r@r.example": "expired"}),
     ],
     ids=[
         "multi-recipient-mixed",
@@ -376,6 +392,7 @@ Jun  1 10:00:02 mx postfix/qmgr[12]: F30002: removed
         "address-probe-refused",
         "rcpt-refused-then-milter-refuses-the-rest",
         "reject-warning-refuses-nobody",
+        "postsuper-force-expire",
     ],
 )
 def test_one_email_with_final_status_per_recipient(log: str, expected: dict[str, str]) -> None:

@@ -309,6 +309,20 @@ CASES = [
         None,
         {"direction": "out", "cipher": "AES256-SHA"},
     ),
+    # postsuper -e/-f (Postfix >= 3.5, postsuper.c expire_one and its report)
+    (f"{H}/postsuper[19]: A1B2C3D4E5: expired", "postsuper", "A1B2C3D4E5", {"op": "expired"}),
+    (
+        f"{H}/postsuper[19]: Force-expired: 2 messages",
+        "postsuper_summary",
+        None,
+        {"op": "expired", "count": 2},
+    ),
+    (
+        f"{H}/postsuper[19]: Renamed to match inode number: 1 message",
+        "postsuper_summary",
+        None,
+        {"op": "renamed", "count": 1},
+    ),
     (f"{H}/postlog[25]: backup finished", "info", None, {"text": "backup finished"}),
     (f"{H}/postlog[25]: warning: disk almost full", "warning", None, {"level": "warning"}),
     (
