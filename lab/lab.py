@@ -735,6 +735,19 @@ class Lab:
             + f", sink={self.inst.sink_ip}"
         )
 
+    def link(self, h: Host, state: str) -> int:
+        """Take the bridge side of a host's veth down or up: the host keeps running and its
+        sockets stay open, but nothing reaches it (a cut cable, not a stopped service)."""
+        veth = self.inst.ifname(h.name)
+        if not self.link_exists(veth):
+            raise SystemExit(f"lab: {h.name} has no link {veth}: is the lab up?")
+        if state != "show":
+            check_root()
+            run("ip", "link", "set", veth, state, quiet=True)
+        flags = out("ip", "-o", "link", "show", veth)
+        print(f"{h.name}: link {veth} is {'up' if ',UP' in flags or '<UP' in flags else 'down'}")
+        return 0
+
     def describe(self) -> dict:
         return {
             "instance": self.inst.name,
@@ -886,6 +899,12 @@ def main(argv: list[str] | None = None) -> int:
     p_ssh = sub.add_parser("ssh", help="ssh into a host: lab.py ssh pfx [cmd...]")
     p_ssh.add_argument("host")
     p_ssh.add_argument("command", nargs=argparse.REMAINDER)
+    p_link = sub.add_parser(
+        "link",
+        help="cut or restore a host's network link (outage drills): lab.py link else down",
+    )
+    p_link.add_argument("host")
+    p_link.add_argument("updown", metavar="down|up|show", choices=["down", "up", "show"])
     args = ap.parse_args(argv)
 
     lab = Lab(INSTANCES[args.instance], args.state, args.cache, getattr(args, "extra_pfx", 0))
@@ -902,6 +921,11 @@ def main(argv: list[str] | None = None) -> int:
         if sys.stdin.isatty() and not args.command:
             cmd.insert(1, "-t")
         os.execvp(cmd[0], cmd)  # noqa: S606 - replace ourselves with ssh, argv fixed above
+    if args.cmd == "link":
+        hosts = {h.name: h for h in lab.hosts()}
+        if args.host not in hosts:
+            raise SystemExit(f"lab: no host {args.host!r} (have {', '.join(hosts)})")
+        return lab.link(hosts[args.host], args.updown)
     with lab.locked():
         if args.cmd == "up":
             lab.up()
