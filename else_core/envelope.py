@@ -4,6 +4,16 @@ Two stamp formats reach ELSE: classic BSD syslog (``Mar  7 14:05:09 host prog[pi
 no year and no zone) and RFC 3339 (``2023-03-14T00:00:31.185246+01:00 host ...``). The
 classic form needs a year and a zone from outside; :class:`ClassicClock` supplies them
 and rolls the year over when December is followed by January.
+
+Lines also arrive in shapes that no Postfix host writes to its own files but that relays,
+collectors and captures do: a leading ``<PRI>`` (``nc -lu`` on a forwarded stream, the
+local socket format), RFC 5424 (``<22>1 2026-11-28T12:00:00+01:00 host app procid msgid
+[sd] msg``, rsyslog's ``RSYSLOG_SyslogProtocol23Format``, syslog-ng's ``syslog()``
+destination) and the syslog daemon's own "message repeated N times" summaries.
+
+Every number in an envelope is attacker-influenced text: a pid is 1-10 ASCII digits or
+no pid, and stamps go only through checks that refuse instead of raising. An odd line is
+malformed (kept and counted), never an exception that would stop a whole import.
 """
 
 from __future__ import annotations
@@ -23,14 +33,35 @@ MONTHS = {
     )
 }
 
+# Digits are spelled [0-9]: in a str pattern \d also matches '١٢' or '²', which int()
+# either reads as another number or refuses with ValueError. A pid is at most 10 digits
+# (int() refuses more than 4300, and no kernel has pids that long anyway).
+_CLASSIC_STAMP = r"([A-Z][a-z]{2}) {1,2}([0-9]{1,2}) ([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.[0-9]+)? "
+_RFC3339_STAMP = (
+    r"([0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?"
+    r"(?:Z|[+-][0-9]{2}:?[0-9]{2})?) "
+)
 # "prog[pid]: msg" / "prog: msg"; an optional FreeBSD "<mail.info> " before the host.
-_TAIL = r"(?:<[a-z0-9]+\.[a-z]+> )?(\S+) ([^\s\[\]:]+)(?:\[(\d+)\])?: ?(.*)"
-_CLASSIC = re.compile(
-    r"([A-Z][a-z]{2}) {1,2}(\d{1,2}) (\d\d):(\d\d):(\d\d)(?:\.\d+)? " + _TAIL, re.S
+_TAG = r"([^\s\[\]:]+)(?:\[([0-9]{1,10})\])?: ?(.*)"
+_TAIL = r"(?:<[a-z0-9]+\.[a-z]+> )?(\S+) " + _TAG
+_CLASSIC = re.compile(_CLASSIC_STAMP + _TAIL, re.S)
+_RFC3339 = re.compile(_RFC3339_STAMP + _TAIL, re.S)
+# The local socket format (``<PRI>Mmm dd hh:mm:ss prog[pid]: msg``) has no host. The
+# colon must be followed by a space, or an IPv6 host ("2001:db8::1 prog: ...") would fit.
+_CLASSIC_NO_HOST = re.compile(_CLASSIC_STAMP + r"([^\s\[\]:]+)(?:\[([0-9]{1,10})\])?: (.*)", re.S)
+# sysklogd's summary has no tag at all: "Mmm dd hh:mm:ss host last message repeated 3 times".
+_CLASSIC_REPEAT = re.compile(_CLASSIC_STAMP + r"(\S+) (last message repeated [0-9]+ times)\s*\Z")
+# rsyslog keeps the repeated line's tag and replaces its text (action.c, ratelimit.c).
+_REPEAT_PREFIXES = ("message repeated ", "last message repeated ")
+_REPEAT = re.compile(r"(?:last )?message repeated [0-9]+ times(?:: \[.*\])?\Z", re.S)
+_PRI = re.compile(r"<([0-9]{1,3})>")
+# RFC 5424 HEADER after "<PRI>1 ": TIMESTAMP HOSTNAME APP-NAME PROCID MSGID (NILVALUE "-").
+_RFC5424_HEAD = re.compile(
+    r"(-|[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,9})?"
+    r"(?:Z|[+-][0-9]{2}:[0-9]{2})?) (\S{1,255}) (\S{1,48}) (\S{1,128}) \S{1,32} "
 )
-_RFC3339 = re.compile(
-    r"(\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?) " + _TAIL, re.S
-)
+# STRUCTURED-DATA: "-" or [id param="value" ...]... where a value escapes '"', '\' and ']'.
+_RFC5424_SD = re.compile(r'-|(?:\[[^ \]"=]+(?: [^ \]"=]+="(?:[^"\\]|\\.)*")*\])+', re.S)
 _SOLARIS_ID = re.compile(r"\[ID \d+ [a-z0-9]+\.[a-z]+\] ")
 
 
@@ -69,7 +100,13 @@ class ClassicClock:
         self._last_month = 0
         self._cache: dict[tuple[str, str, str, str, str], datetime] = {}
 
-    def stamp(self, mon: str, day: str, hh: str, mm: str, ss: str) -> datetime:
+    def stamp(self, mon: str, day: str, hh: str, mm: str, ss: str) -> datetime | None:
+        """The aware time of a classic stamp, or None when its fields are no time of day.
+
+        Callers pass ASCII text (the regular expressions say [0-9], the fast path checks
+        ``isascii``), so ``int()`` can only refuse, never read '١٢' as 12; what it or
+        ``datetime`` refuses makes a malformed line, not an exception.
+        """
         key = (mon, day, hh, mm, ss)
         ts = self._cache.get(key)
         month = MONTHS[mon]
@@ -79,14 +116,37 @@ class ClassicClock:
             ts = None
         self._last_month = month
         if ts is None:
-            if len(self._cache) > 4096:
-                self._cache.clear()
             try:
                 ts = datetime(self.year, month, int(day), int(hh), int(mm), int(ss), tzinfo=self.tz)
-            except ValueError:  # Feb 29 in a guessed non-leap year, hour 24, ...
-                ts = datetime(self.year, month, 1, tzinfo=self.tz)
+            except ValueError:
+                ts = self._odd(month, day, hh, mm, ss)
+                if ts is None:
+                    return None
+            if len(self._cache) > 4096:
+                self._cache.clear()
             self._cache[key] = ts
         return ts
+
+    def _odd(self, month: int, day: str, hh: str, mm: str, ss: str) -> datetime | None:
+        """Feb 29 and second 60, which are real lines; anything else out of range is None.
+
+        Feb 29 in a year that is not a leap year means the guessed year is wrong, not
+        the line: it stays one day after Feb 28 (Mar 1), in order with its neighbours.
+        A leap second :60 is read as :59 for the same reason.
+        """
+        if not (day + hh + mm + ss).isdecimal():
+            return None
+        d, s = int(day), int(ss)
+        if month == 2 and d == 29 and not _is_leap(self.year):
+            month, d = 3, 1
+        try:
+            return datetime(self.year, month, d, int(hh), int(mm), min(s, 59), tzinfo=self.tz)
+        except ValueError:  # Feb 30, Apr 31 (no such day in any year), hour 25, a year past 9999
+            return None
+
+
+def _is_leap(year: int) -> bool:
+    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
 
 
 def first_year_for(first_month: int, reference: datetime) -> int:
@@ -103,8 +163,10 @@ class EnvelopeParser:
 
     The common shapes are cut with ``str.split`` (several times faster than a regular
     expression, and this runs once per line); anything unusual — FreeBSD
-    ``<mail.info>`` prefixes, unpadded days, a missing pid — falls back to the
-    regular expressions, so odd lines cost more but still parse.
+    ``<mail.info>`` prefixes, unpadded days, a missing pid, ``<PRI>``, RFC 5424 — falls
+    back to the regular expressions, so odd lines cost more but still parse. The fast
+    path may decline any line (the slow one then decides), so its checks need only be
+    cheap and keep ``int()`` and ``datetime`` from raising.
     """
 
     __slots__ = ("_stamps", "clock")
@@ -114,11 +176,13 @@ class EnvelopeParser:
         self._stamps: dict[str, datetime] = {}
 
     def split(self, raw: str, seq: int) -> LogLine:
+        """The envelope of ``raw``: an unreadable line is malformed (``ts`` None), not an error."""
         if raw[:1].isdigit():
             parts = raw.split(" ", 3)
             if len(parts) == 4:
                 stamp, host, tag, msg = parts
-                if tag[-1:] == ":" and host[:1] != "<":
+                # The length keeps out what fromisoformat also takes: a bare date, 20261128T1200.
+                if tag[-1:] == ":" and host[:1] != "<" and len(stamp) > 18:
                     try:
                         ts = datetime.fromisoformat(stamp)
                     except ValueError:
@@ -138,13 +202,14 @@ class EnvelopeParser:
                     ts = self._stamps.get(stamp)
                     if ts is None:
                         mon = stamp[:3]
-                        if mon in MONTHS and stamp[4:6].strip().isdigit():
+                        if mon in MONTHS and stamp.isascii():
                             ts = self.clock.stamp(
-                                mon, stamp[4:6].strip(), stamp[7:9], stamp[10:12], stamp[13:15]
+                                mon, stamp[4:6].lstrip(), stamp[7:9], stamp[10:12], stamp[13:15]
                             )
-                            if len(self._stamps) > 4096 or self.clock.year != ts.year:
-                                self._stamps.clear()
-                            self._stamps[stamp] = ts
+                            if ts is not None:
+                                if len(self._stamps) > 4096 or self.clock.year != ts.year:
+                                    self._stamps.clear()
+                                self._stamps[stamp] = ts
                     if ts is not None:
                         line = _fast_line(seq, ts, host, tag, msg, raw)
                         if line is not None:
@@ -152,41 +217,120 @@ class EnvelopeParser:
         return self._slow(raw, seq)
 
     def _slow(self, raw: str, seq: int) -> LogLine:
-        if raw[:1].isdigit():
-            m = _RFC3339.match(raw)
+        line = self._prefixed(raw, seq) if raw[:1] == "<" else self._plain(raw, seq, 0)
+        return line if line is not None else LogLine(seq, None, "", "", None, raw, raw)
+
+    def _prefixed(self, raw: str, seq: int) -> LogLine | None:
+        """A line that starts with ``<PRI>``: RFC 5424, or a classic/RFC 3339 line behind it.
+
+        The priority is dropped: ELSE files lines by program, not by facility. Behind a
+        PRI the local socket format may lack the host (``<22>Nov 28 12:00:00
+        postfix/qmgr[12]: ...``), which would otherwise read the tag as a host.
+        """
+        m = _PRI.match(raw)
+        if m is None or int(m.group(1)) > 191:  # facility 23 (local7) * 8 + severity 7
+            return None
+        pos = m.end()
+        if raw.startswith("1 ", pos):
+            return self._rfc5424(raw, pos + 2, seq)
+        if not raw[pos : pos + 1].isdigit():
+            h = _CLASSIC_NO_HOST.match(raw, pos)
+            if h is not None:
+                mon, day, hh, mm, ss, prog, pid, msg = h.groups()
+                ts = self._classic(mon, day, hh, mm, ss)
+                if ts is not None:
+                    return _line(seq, ts, "", prog, _pid(pid), msg, raw)
+        return self._plain(raw, seq, pos)
+
+    def _plain(self, raw: str, seq: int, pos: int) -> LogLine | None:
+        """A classic or RFC 3339 line from ``pos`` on, by regular expression."""
+        if raw[pos : pos + 1].isdigit():
+            m = _RFC3339.match(raw, pos)
             if m is not None:
                 stamp, host, prog, pid, msg = m.groups()
-                try:
-                    ts = datetime.fromisoformat(stamp)
-                except ValueError:
-                    ts = None
-                else:
-                    if ts.tzinfo is None:
-                        ts = ts.replace(tzinfo=self.clock.tz)
+                ts = self._iso(stamp)
                 if ts is not None:
-                    return _line(seq, ts, host, prog, pid, msg, raw)
-        else:
-            m = _CLASSIC.match(raw)
-            if m is not None:
-                mon, day, hh, mm, ss, host, prog, pid, msg = m.groups()
-                if mon in MONTHS:
-                    ts = self.clock.stamp(mon, day, hh, mm, ss)
-                    self._stamps.clear()  # the clock may have rolled over
-                    return _line(seq, ts, host, prog, pid, msg, raw)
-        return LogLine(seq, None, "", "", None, raw, raw)
+                    return _line(seq, ts, host, prog, _pid(pid), msg, raw)
+            return None
+        m = _CLASSIC.match(raw, pos)
+        if m is not None:
+            mon, day, hh, mm, ss, host, prog, pid, msg = m.groups()
+            ts = self._classic(mon, day, hh, mm, ss)
+            return None if ts is None else _line(seq, ts, host, prog, _pid(pid), msg, raw)
+        m = _CLASSIC_REPEAT.match(raw, pos)
+        if m is not None:
+            mon, day, hh, mm, ss, host, msg = m.groups()
+            ts = self._classic(mon, day, hh, mm, ss)
+            return None if ts is None else LogLine(seq, ts, host, "", None, msg, raw)
+        return None
+
+    def _rfc5424(self, raw: str, pos: int, seq: int) -> LogLine | None:
+        """An RFC 5424 line after ``<PRI>1 ``; NILVALUEs become "" (host, program) or None.
+
+        rsyslog writes APP-NAME from ``programname``, which stops at "/" unless
+        ``parser.permitSlashInProgramName`` is on: such lines say ``postfix``, not
+        ``postfix/smtpd``, and nothing here can bring the daemon back.
+        """
+        m = _RFC5424_HEAD.match(raw, pos)
+        if m is None:
+            return None
+        stamp, host, app, procid = m.groups()
+        ts = self._iso(stamp) if stamp != "-" else None
+        if ts is None:
+            return None
+        pid = None
+        if procid != "-":
+            if len(procid) > 10 or not (procid.isascii() and procid.isdigit()):
+                return None
+            pid = int(procid)
+        sd = _RFC5424_SD.match(raw, m.end())
+        if sd is None:
+            return None
+        msg = raw[sd.end() :]
+        if msg:
+            if msg[0] != " ":
+                return None
+            msg = msg[1:]
+            if msg[:1] == "\ufeff":  # the BOM RFC 5424 puts before UTF-8 text
+                msg = msg[1:]
+            if msg[:1] == " ":  # rsyslog's %msg% keeps the space that followed the tag
+                msg = msg[1:]
+        return _line(seq, ts, "" if host == "-" else host, "" if app == "-" else app, pid, msg, raw)
+
+    def _classic(self, mon: str, day: str, hh: str, mm: str, ss: str) -> datetime | None:
+        """A classic stamp the regular expressions found (their month may be "Foo")."""
+        if mon not in MONTHS:
+            return None
+        self._stamps.clear()  # the clock may roll over on a line the fast path never saw
+        return self.clock.stamp(mon, day, hh, mm, ss)
+
+    def _iso(self, stamp: str) -> datetime | None:
+        """An RFC 3339 stamp; one without a zone is in the host's zone, like a classic one."""
+        try:
+            ts = datetime.fromisoformat(stamp)
+        except ValueError:  # month 13, day 31 of February, year 0, hour 24 ...
+            return None
+        return ts if ts.tzinfo is not None else ts.replace(tzinfo=self.clock.tz)
 
 
 def _fast_line(seq: int, ts: datetime, host: str, tag: str, msg: str, raw: str) -> LogLine | None:
     """Build a line from ``prog[pid]:`` and the message, or None if the tag is unusual."""
-    tag = tag[:-1]
     i = tag.find("[")
     if i < 0:
-        if not tag or "]" in tag:
+        prog = tag[:-1]
+        if not prog or "]" in prog:
             return None
-        prog, pid = tag, None
+        pid = None
     else:
-        pid_text = tag[i + 1 : -1]
-        if tag[-1] != "]" or not pid_text.isdigit() or i == 0:
+        pid_text = tag[i + 1 : -2]
+        # isdigit() alone passes '²' (int() refuses it) and 5000 digits (int() refuses).
+        if (
+            tag[-2] != "]"
+            or i == 0
+            or len(pid_text) > 10
+            or not pid_text.isdigit()
+            or not pid_text.isascii()
+        ):
             return None
         prog, pid = tag[:i], int(pid_text)
     if msg[:4] == "[ID ":
@@ -195,22 +339,42 @@ def _fast_line(seq: int, ts: datetime, host: str, tag: str, msg: str, raw: str) 
             msg = msg[m.end() :]
     if msg[-1:] == "\r":
         msg = msg.rstrip("\r")
+    if "repeated " in msg and _REPEAT.match(msg):  # see _line; "in" is the cheapest test
+        return LogLine(seq, ts, host, "", None, msg, raw)
     return LogLine(seq, ts, host, prog, pid, msg, raw)
 
 
 def _line(
-    seq: int, ts: datetime, host: str, prog: str, pid: str | None, msg: str, raw: str
+    seq: int, ts: datetime, host: str, prog: str, pid: int | None, msg: str, raw: str
 ) -> LogLine:
+    """Build a line from the fields the regular expressions found.
+
+    A syslog daemon's "message repeated N times" summary keeps the repeated line's tag
+    but is not that program's text: it gets no program, so it counts as a foreign line
+    (the repeated text is still in ``message`` and ``raw``).
+    """
     if msg.startswith("[ID "):
         m = _SOLARIS_ID.match(msg)
         if m is not None:
             msg = msg[m.end() :]
-    return LogLine(seq, ts, host, prog, int(pid) if pid else None, msg.rstrip("\r\n"), raw)
+    msg = msg.rstrip("\r\n")
+    if msg.startswith(_REPEAT_PREFIXES) and _REPEAT.match(msg):
+        return LogLine(seq, ts, host, "", None, msg, raw)
+    return LogLine(seq, ts, host, prog, pid, msg, raw)
+
+
+def _pid(digits: str | None) -> int | None:
+    """The pid the regular expressions matched: 1-10 ASCII digits, so int() cannot fail."""
+    return int(digits) if digits else None
 
 
 def classic_month(raw: str) -> int | None:
-    """The month of a classic stamp, or None when the line is not one."""
-    m = _CLASSIC.match(raw)
+    """The month of a classic stamp (behind a ``<PRI>`` too), or None when the line is not one."""
+    pos = 0
+    if raw[:1] == "<":
+        p = _PRI.match(raw)
+        pos = p.end() if p is not None else 0
+    m = _CLASSIC.match(raw, pos) or _CLASSIC_NO_HOST.match(raw, pos)
     return MONTHS.get(m.group(1)) if m else None
 
 
