@@ -26,6 +26,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from else_core.errors import ConfigError
 from else_core.records import LogLine
 
+# The largest pid kept: the store's pid column is a PostgreSQL integer, which refuses
+# more (and would abort a whole COPY); Linux pids stop at 2**22.
+PID_MAX = 2**31 - 1
+
 MONTHS = {
     m: i
     for i, m in enumerate(
@@ -35,7 +39,7 @@ MONTHS = {
 
 # Digits are spelled [0-9]: in a str pattern \d also matches '١٢' or '²', which int()
 # either reads as another number or refuses with ValueError. A pid is at most 10 digits
-# (int() refuses more than 4300, and no kernel has pids that long anyway).
+# (int() refuses more than 4300) and at most PID_MAX.
 _CLASSIC_STAMP = r"([A-Z][a-z]{2}) {1,2}([0-9]{1,2}) ([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.[0-9]+)? "
 _RFC3339_STAMP = (
     r"([0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?"
@@ -283,6 +287,8 @@ class EnvelopeParser:
             if len(procid) > 10 or not (procid.isascii() and procid.isdigit()):
                 return None
             pid = int(procid)
+            if pid > PID_MAX:
+                return None
         sd = _RFC5424_SD.match(raw, m.end())
         if sd is None:
             return None
@@ -333,21 +339,25 @@ def _fast_line(seq: int, ts: datetime, host: str, tag: str, msg: str, raw: str) 
         ):
             return None
         prog, pid = tag[:i], int(pid_text)
-    if msg[:4] == "[ID ":
+        if pid > PID_MAX:
+            return None
+    head = msg[:4]  # one slice serves both rare cases; this runs once per line
+    if head == "[ID ":
         m = _SOLARIS_ID.match(msg)
         if m is not None:
             msg = msg[m.end() :]
+            head = msg[:4]
     if msg[-1:] == "\r":
         msg = msg.rstrip("\r")
-    if "repeated " in msg and _REPEAT.match(msg):  # see _line; "in" is the cheapest test
+    if head in {"mess", "last"} and _REPEAT.match(msg):  # see _line
         return LogLine(seq, ts, host, "", None, msg, raw)
     return LogLine(seq, ts, host, prog, pid, msg, raw)
 
 
 def _line(
     seq: int, ts: datetime, host: str, prog: str, pid: int | None, msg: str, raw: str
-) -> LogLine:
-    """Build a line from the fields the regular expressions found.
+) -> LogLine | None:
+    """Build a line from the fields the regular expressions found (None: pid too large).
 
     A syslog daemon's "message repeated N times" summary keeps the repeated line's tag
     but is not that program's text: it gets no program, so it counts as a foreign line
@@ -357,6 +367,8 @@ def _line(
         m = _SOLARIS_ID.match(msg)
         if m is not None:
             msg = msg[m.end() :]
+    if pid is not None and pid > PID_MAX:
+        return None
     msg = msg.rstrip("\r\n")
     if msg.startswith(_REPEAT_PREFIXES) and _REPEAT.match(msg):
         return LogLine(seq, ts, host, "", None, msg, raw)

@@ -28,6 +28,9 @@ HUGE = "9" * 5000  # past int()'s 4300-digit limit
         f"<22>Nov 28 12:00:00 mx postfix/smtpd[{HUGE}]: x",
         f"<22>1 2026-11-28T12:00:00Z mx postfix/smtpd {HUGE} - - x",
         "Nov 28 12:00:00 mx postfix/smtpd[12345678901]: x",
+        "Nov 28 12:00:00 mx postfix/smtpd[2147483648]: x",
+        "Nov  8 12:00:00 <mail.info> mx postfix/smtpd[2147483648]: x",
+        "<22>1 2026-11-28T12:00:00Z mx postfix/smtpd 2147483648 - - x",
         "Nov 28 12:00:00 mx postfix/smtpd[²]: x",
         "Nov 28 12:00:00 mx postfix/smtpd[١٢]: x",
         "Nov ١٢ 12:00:00 mx postfix/smtpd[1]: x",
@@ -53,6 +56,9 @@ HUGE = "9" * 5000  # past int()'s 4300-digit limit
         "pri-huge-pid",
         "rfc5424-huge-procid",
         "pid-11-digits",
+        "pid-past-postgresql-integer",
+        "pid-past-postgresql-integer-regex-path",
+        "rfc5424-procid-past-postgresql-integer",
         "pid-superscript-digit",
         "pid-arabic-indic-digits",
         "day-arabic-indic-digits",
@@ -359,3 +365,17 @@ def test_the_year_of_a_pri_file_is_inferred_like_a_plain_one(tmp_path: Path) -> 
     os.utime(path, (mtime, mtime))
     (line,) = read_lines([str(path)], host_tz=UTC)
     assert line.ts == datetime(2025, 12, 28, 10, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "Nov 28 12:00:00 mx postfix/smtpd[2147483647]: x",
+        "Nov  8 12:00:00 <mail.info> mx postfix/smtpd[2147483647]: x",
+        "2026-11-28T12:00:00Z mx postfix/smtpd[2147483647]: x",
+        "<22>1 2026-11-28T12:00:00Z mx postfix/smtpd 2147483647 - - x",
+    ],
+    ids=["classic", "regex-path", "rfc3339", "rfc5424"],
+)
+def test_the_largest_pid_the_store_holds_is_kept(raw: str) -> None:
+    assert split_line(raw, 1, 2026, UTC).pid == 2**31 - 1
