@@ -26,6 +26,7 @@ import hashlib
 import hmac
 import re
 import secrets
+import zoneinfo
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -82,6 +83,7 @@ class User:
     created_at: datetime | None = None
     last_login: datetime | None = None
     password_changed_at: datetime | None = None
+    timezone: str | None = None  # the saved display zone; None: no choice saved
 
     @property
     def session_version(self) -> str:
@@ -121,7 +123,7 @@ class Token:
 
 _USER_COLS = (
     "id, username, is_admin, active, email, failed_logins, created_at, last_login,"
-    " password_changed_at"
+    " password_changed_at, timezone"
 )
 
 
@@ -246,6 +248,44 @@ def update_user(
                 "UPDATE users SET email = NULLIF(%s, '') WHERE username = %s", (email, username)
             )
     return _require(conn, username)
+
+
+@functools.cache
+def time_zones() -> frozenset[str]:
+    """The zone names this machine's zoneinfo knows (scanning them takes a while: once)."""
+    return frozenset(zoneinfo.available_timezones())
+
+
+def check_timezone(name: str | None) -> str | None:
+    """A zone name zoneinfo knows, or None for "no choice" (empty); anything else refused.
+
+    Checked against the installed list rather than by loading it: ``ZoneInfo`` also
+    accepts file names such as ``posixrules`` that no user would mean.
+    """
+    name = (name or "").strip()
+    if not name:
+        return None
+    if name not in time_zones():
+        shown = name if len(name) <= 64 else name[:64] + "..."
+        raise AccountError(
+            f"unknown time zone {shown!r}: pick one from the list (e.g. Europe/Berlin)"
+        )
+    return name
+
+
+def set_timezone(conn: psycopg.Connection, username: str, name: str | None) -> str | None:
+    """Save the zone times are shown in for ``username`` (None/empty: the default again)."""
+    zone = check_timezone(name)
+    with conn.transaction():
+        cur = conn.execute("UPDATE users SET timezone = %s WHERE username = %s", (zone, username))
+    if cur.rowcount == 0:
+        raise AccountError(f"no such user {username!r}")
+    return zone
+
+
+def get_timezone(conn: psycopg.Connection, username: str) -> str | None:
+    """The saved zone of ``username`` (None: none saved)."""
+    return _require(conn, username).timezone
 
 
 def delete_user(conn: psycopg.Connection, username: str) -> None:

@@ -186,6 +186,7 @@ ALLOWED = [
     ("else_web", "SELECT count(*) FROM emails JOIN email_recipients ON id = email_id"),
     ("else_web", "INSERT INTO users (username, password_hash) VALUES ('u', '$argon2id$...')"),
     ("else_web", "INSERT INTO audit_log (actor, action) VALUES ('u', 'flush')"),
+    ("else_web", "UPDATE users SET timezone = 'Europe/Berlin' WHERE username = 'u'"),
     ("else_web", "SELECT * FROM ingest_lag"),
 ]
 
