@@ -67,6 +67,7 @@ PAGE_SIZES = (25, 50, 100, 200)
 EXPORT_MAX = 10000
 ADDRESS = re.compile(r"<?([^\s<>@]+@[^\s<>@]+\.[^\s<>@]+)>?")
 TIMEZONES = sorted(available_timezones())
+TIMEZONES_SET = frozenset(TIMEZONES)
 STATUSES = (
     "delivered",
     "deferred",
@@ -134,9 +135,15 @@ class Ctx:
 
     @property
     def tz(self) -> ZoneInfo:
-        name = request.query.get("tz") or self.session.get("tz") or self.settings.default_tz
+        """``?tz=`` for this request, else the session's zone (set at log-in from the
+        account), else the account's saved zone (API tokens have no session), else the
+        site's; a name that does not load is skipped, not an error."""
+        saved = self.user.timezone if self.user else None
+        for name in (request.query.get("tz"), self.session.get("tz"), saved):
+            if name and str(name) in TIMEZONES_SET:
+                return ZoneInfo(str(name))
         try:
-            return ZoneInfo(str(name))
+            return ZoneInfo(self.settings.default_tz)
         except (ZoneInfoNotFoundError, ValueError):
             return ZoneInfo("UTC")
 
@@ -594,13 +601,14 @@ def create_app(
             }.get(result.reason, "Wrong user name or password.")
             response.status = 401 if result.reason != "locked" else 429
             return render("login.html", next=_safe_next(_f("next")), error=msg)
-        tz = _f("tz")
+        # The zone saved on the account wins over the browser's guess sent with the form.
+        tz = result.user.timezone or _f("tz")
         ctx.session = {
             "u": result.user.id,
             "v": result.user.session_version,
             "c": new_csrf(),  # a new token at login: no session fixation
             "s": new_csrf(),  # the session's id (a log-out revokes it)
-            "tz": tz if tz in TIMEZONES else settings.default_tz,
+            "tz": tz if tz in TIMEZONES_SET else settings.default_tz,
         }
         ctx.dirty = True
         raise HTTPResponse(status=303, headers={"Location": _safe_next(_f("next")) or "/search"})
@@ -644,6 +652,7 @@ def create_app(
         return render(
             "account.html",
             timezones=TIMEZONES,
+            default_tz=settings.default_tz,
             groups=accounts.list_groups(ctx.db, ctx.user.id),
             tokens=accounts.list_tokens(ctx.db, ctx.user.username),
         )
@@ -666,11 +675,14 @@ def create_app(
     @app.post("/account/tz")
     def account_tz() -> Any:
         ctx = _ctx()
-        tz = _f("tz")
-        if tz not in TIMEZONES:
-            raise accounts.AccountError("unknown time zone")
-        ctx.session["tz"] = tz
-        ctx.flash(f"Times are now shown in {tz}.")
+        assert ctx.user is not None
+        # Saved on the account (so the next log-in has it too); empty: the site default.
+        zone = accounts.set_timezone(ctx.db, ctx.user.username, _f("tz"))
+        ctx.session["tz"] = zone or settings.default_tz
+        if zone:
+            ctx.flash(f"Times are now shown in {zone}, also after your next log-in.")
+        else:
+            ctx.flash(f"Times are now shown in the site's default zone, {settings.default_tz}.")
         redirect("/account", 303)
 
     # -- search ------------------------------------------------------------------------------
