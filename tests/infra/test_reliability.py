@@ -45,8 +45,9 @@ LOAD = 500
 # Seconds a restored ELSE gets to catch up: PFX's resume interval grows to 60 s while ELSE is
 # away, and a cut TCP session only notices the link is back at its next retransmission.
 CATCH_UP = 300
-# Seconds an outage lasts at least.
-MIN_OUTAGE = 30
+# Seconds an outage lasts at least: longer than PFX's 30 s RELP ack timeout, so a cut link also
+# breaks the session and the forwarder has to reconnect and resend its window.
+MIN_OUTAGE = 45
 
 
 def record(figure: str, **values) -> None:
