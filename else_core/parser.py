@@ -232,6 +232,14 @@ def _tail_fields(m: re.Match[str], f: dict[str, Any]) -> None:
         f["detail"] = g["detail"]
 
 
+def _proxy_action(line: LogLine, qid: str | None, m: re.Match[str]) -> Event:
+    """A before-queue filter's reply (``proxy-accept``/``proxy-reject``): no client part."""
+    f: dict[str, Any] = {"action": m.group(1), "stage": m.group(2)}
+    rest = _split_tail(m.group(3), f)
+    _code_dsn_reason(rest, f)
+    return Event(line, "action", qid, f)
+
+
 def _action(line: LogLine, qid: str | None, m: re.Match[str]) -> Event:
     action, stage, host, ip, port, rest = m.groups()
     f: dict[str, Any] = {"action": action, "stage": stage, "client_host": host, "client_ip": ip}
@@ -350,10 +358,7 @@ def _smtpd(line: LogLine, qid: str | None, text: str) -> Event | None:
     if text.startswith("proxy-"):  # before-queue filter replies, also logged without an ID
         m = _PROXY.match(text)
         if m is not None:
-            f: dict[str, Any] = {"action": m.group(1), "stage": m.group(2)}
-            rest = _split_tail(m.group(3), f)
-            _code_dsn_reason(rest, f)
-            return Event(line, "action", qid, f)
+            return _proxy_action(line, qid, m)
     if qid is not None:
         if text.startswith("client="):
             f = _kv_list(text)
@@ -832,10 +837,7 @@ def _noqueue(line: LogLine, service: str, text: str) -> Event | None:
         return _action(line, None, m)
     m = _PROXY.match(text)
     if m is not None:
-        f: dict[str, Any] = {"action": m.group(1), "stage": m.group(2)}
-        rest = _split_tail(m.group(3), f)
-        _code_dsn_reason(rest, f)
-        return Event(line, "action", None, f)
+        return _proxy_action(line, None, m)
     if service == "postscreen" and text.startswith("reject: CONNECT from "):
         am = _PS_ADDR.match(text, 21)
         if am is not None:
