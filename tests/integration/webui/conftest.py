@@ -16,6 +16,7 @@ import re
 import sys
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -151,15 +152,23 @@ def web_config() -> Config:
     )
 
 
+@contextmanager
+def serving(app) -> Iterator[str]:
+    """Serve a WSGI app on a free loopback port (the production server); yield its base URL."""
+    server = make("127.0.0.1", 0, app)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 @pytest.fixture(scope="session")
 def base_url(web_db, web_config) -> Iterator[str]:
     app = create_app(web_config, dsn=web_db.dsn("else_web"), secret=b"s" * 32, secure_cookies=False)
-    server = make("127.0.0.1", 0, app)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serving(app) as url:
+        yield url
 
 
 def login(base_url: str, user: str, password: str = PASSWORD) -> Client:

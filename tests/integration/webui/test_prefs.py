@@ -9,18 +9,16 @@ an hour later), removed afterwards.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
-from conftest import PASSWORD, WebDB
+from conftest import PASSWORD, WebDB, serving
 from webclient import Client
 
 from else_core import accounts
-from else_core.commands.serve import make
 from else_core.config import Config
 from webui import create_app
 
@@ -52,12 +50,8 @@ def prefs_url(web_db: WebDB) -> Iterator[str]:
         secret=b"p" * 32,
         secure_cookies=False,
     )
-    server = make("127.0.0.1", 0, app)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serving(app) as url:
+        yield url
     with web_db.connect("else_web") as conn:
         for user in USERS:
             accounts.delete_user(conn, user)

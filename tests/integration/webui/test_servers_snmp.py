@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import re
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import PASSWORD, login
+from conftest import PASSWORD, login, serving
 
 SNMP_TESTS = Path(__file__).resolve().parents[1] / "snmp"
 if str(SNMP_TESTS) not in sys.path:
@@ -23,7 +22,6 @@ if str(SNMP_TESTS) not in sys.path:
 
 from snmp_env import AUTH_PASS, PRIV_PASS, USER, wait_for  # noqa: E402
 
-from else_core.commands.serve import make  # noqa: E402
 from else_core.config import Config  # noqa: E402
 from tests.integration.snmp.conftest import postfix, snmpd  # noqa: E402, F401 - their fixtures
 from webui import create_app  # noqa: E402
@@ -48,11 +46,8 @@ def snmp_url(web_db, snmpd) -> Iterator[str]:  # noqa: F811
         },
     )
     app = create_app(cfg, dsn=web_db.dsn("else_web"), secret=b"t" * 32, secure_cookies=False)
-    server = make("127.0.0.1", 0, app)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serving(app) as url:
+        yield url
 
 
 def _wait_queue(postfix, queue_id: str, want: str | None) -> str | None:  # noqa: F811
