@@ -325,6 +325,17 @@ def _conditions(
     return out
 
 
+def _time_range(column: str, since: Any, until: Any, conds: list[str], params: list[Any]) -> None:
+    """The half-open range ``since <= column < until`` (either end optional), so consecutive
+    periods never count a row twice. ``column`` is a literal of this package, never input."""
+    if since is not None:
+        conds.append(f"{column} >= %s")
+        params.append(since)
+    if until is not None:
+        conds.append(f"{column} < %s")
+        params.append(until)
+
+
 def _scope_email(scope: Scope | None, params: list) -> list[str]:
     if scope is None or scope.unrestricted:
         return []
@@ -441,12 +452,7 @@ def search_emails(conn: psycopg.Connection, query: Query, scope: Scope | None = 
     """A page of e-mails; each item is ``{"doc": <Email.to_dict(detail=True)>, ...}``."""
     params: list[Any] = []
     where = _scope_email(scope, params)
-    if query.since is not None:
-        where.append("e.first_seen >= %s")
-        params.append(query.since)
-    if query.until is not None:
-        where.append("e.first_seen < %s")
-        params.append(query.until)
+    _time_range("e.first_seen", query.since, query.until, where, params)
     if query.message_ids:
         where.append("e.message_id = ANY(%s)")
         params.append([m.strip().strip("<>") for m in query.message_ids])
@@ -467,12 +473,7 @@ def search_rejects(conn: psycopg.Connection, query: Query, scope: Scope | None =
     """A page of rejects (NOQUEUE and queue-ID refusals) as ``Reject.to_dict()`` rows."""
     params: list[Any] = []
     where = _scope_reject(scope, params)
-    if query.since is not None:
-        where.append("j.at >= %s")
-        params.append(query.since)
-    if query.until is not None:
-        where.append("j.at < %s")
-        params.append(query.until)
+    _time_range("j.at", query.since, query.until, where, params)
     where.extend(_conditions(query.filters, REJECT_FIELDS, params))
     page = _page(
         conn,

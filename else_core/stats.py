@@ -12,13 +12,13 @@ import csv
 import io
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import psycopg
 
 from else_core.model import STATUSES
-from else_core.search import Scope, _scope_email, _scope_reject
+from else_core.search import Scope, _scope_email, _scope_reject, _time_range
 
 BUCKETS = ("hour", "day")
 
@@ -47,15 +47,15 @@ def can_use_rollups(q: StatsQuery) -> bool:
     return q.rollups and unscoped and _midnight(q.since) and _midnight(q.until)
 
 
+def _utc_day(at: datetime | None) -> date | None:
+    """The UTC day a bound falls on: the rollups' day column is a UTC date."""
+    return None if at is None else at.astimezone(UTC).date()
+
+
 def _where(q: StatsQuery, params: list[Any], alias: str = "e") -> str:
     conds = _scope_email(q.scope, params) if alias == "e" else _scope_reject(q.scope, params)
     col = "e.first_seen" if alias == "e" else "j.at"
-    if q.since is not None:
-        conds.append(f"{col} >= %s")
-        params.append(q.since)
-    if q.until is not None:
-        conds.append(f"{col} < %s")
-        params.append(q.until)
+    _time_range(col, q.since, q.until, conds, params)
     if q.hosts:
         conds.append(f"{alias}.host = ANY(%s)")
         params.append(list(q.hosts))
@@ -101,12 +101,7 @@ def _recipients_from(q: StatsQuery, params: list[Any]) -> str:
             f"FROM emails e JOIN email_recipients r ON r.email_id = e.id WHERE {_where(q, params)}"
         )
     conds = []
-    if q.since is not None:
-        conds.append("r.first_seen >= %s")
-        params.append(q.since)
-    if q.until is not None:
-        conds.append("r.first_seen < %s")
-        params.append(q.until)
+    _time_range("r.first_seen", q.since, q.until, conds, params)
     if q.hosts:
         conds.append("r.email_host = ANY(%s)")
         params.append(list(q.hosts))
@@ -201,12 +196,7 @@ def _fill_rollups(
 
     def hourly(kind: str) -> list[tuple]:
         conds, params = ["kind = %s", "host = ANY(%s)"], [kind, hosts]
-        if q.since is not None:
-            conds.append("hour >= %s")
-            params.append(q.since)
-        if q.until is not None:
-            conds.append("hour < %s")
-            params.append(q.until)
+        _time_range("hour", q.since, q.until, conds, params)
         return conn.execute(
             f"SELECT date_trunc('{bucket}', hour), key, sum(n), sum(bytes) FROM stats_hourly"
             f" WHERE {' AND '.join(conds)} GROUP BY 1, 2 HAVING sum(n) <> 0 ORDER BY 1",
@@ -227,12 +217,7 @@ def _fill_rollups(
                 " AND host = %s AND n > 0 ORDER BY n DESC, key LIMIT %s",
                 [kind, q.since.astimezone(UTC).date(), hosts[0], top],  # type: ignore[union-attr]
             ).fetchall()
-        if q.since is not None:
-            conds.append("day >= %s")
-            params.append(q.since.astimezone(UTC).date())
-        if q.until is not None:
-            conds.append("day < %s")
-            params.append(q.until.astimezone(UTC).date())
+        _time_range("day", _utc_day(q.since), _utc_day(q.until), conds, params)
         conds.append("host = ANY(%s)")
         return conn.execute(
             f"SELECT key, sum(n), sum(bytes) FROM stats_daily WHERE {' AND '.join(conds)}"
@@ -275,12 +260,7 @@ def _fill_rollups(
 def daily_all(conn: psycopg.Connection, q: StatsQuery, hosts: list[str], kind: str) -> list[tuple]:
     """Every key of a daily rollup kind (a short list: e.g. reject actions)."""
     conds, params = ["kind = %s", "host = ANY(%s)"], [kind, hosts]
-    if q.since is not None:
-        conds.append("day >= %s")
-        params.append(q.since.astimezone(UTC).date())
-    if q.until is not None:
-        conds.append("day < %s")
-        params.append(q.until.astimezone(UTC).date())
+    _time_range("day", _utc_day(q.since), _utc_day(q.until), conds, params)
     return conn.execute(
         f"SELECT key, sum(n), 0 FROM stats_daily WHERE {' AND '.join(conds)}"
         " GROUP BY key HAVING sum(n) > 0 ORDER BY 2 DESC, 1",
