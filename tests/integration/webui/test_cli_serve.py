@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -12,13 +11,9 @@ import urllib.request
 
 import pytest
 
+from tests.support.postfix import free_port
+
 pytestmark = pytest.mark.postgres
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_serve_runs_the_ui_on_loopback(web_db, tmp_path):
@@ -27,7 +22,7 @@ def test_serve_runs_the_ui_on_loopback(web_db, tmp_path):
         f'[database]\nweb_dsn = "{web_db.dsn("else_web")}"\n'
         f'[web]\nsecret_file = "{tmp_path / "web-secret"}"\n'
     )
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [
             sys.executable,
