@@ -57,6 +57,10 @@ def email_id(host: str, queue_id: str, first_seen: datetime | None) -> str:
     return hashlib.blake2b(f"{host}|{queue_id}|{stamp}".encode(), digest_size=8).hexdigest()
 
 
+def _iso(ts: datetime | None) -> str | None:
+    return ts.isoformat() if ts is not None else None
+
+
 def _tx_order(tx: Transaction) -> tuple[float, int]:
     """Log order: time first, then the line number (stamps often share a second)."""
     return (
@@ -76,6 +80,9 @@ class _Session:
     tls: str | None = None
     helo: str | None = None
     qids: list[str] = field(default_factory=list)
+    # Recipients refused (NOQUEUE, at RCPT) before the first one was accepted: they belong
+    # to the e-mail whose "client=" line this session logs next, else they stand alone.
+    refused: list[Reject] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -165,6 +172,8 @@ class Correlator:
 
     def finish(self) -> list[Email | Reject]:
         """End of input: emit every e-mail, open ones with their provisional statuses."""
+        for sess in self._sessions.values():
+            self._release_refused(sess)
         groups: list[_Group] = []
         seen: set[int] = set()
         for tx in self._known.values():
@@ -344,7 +353,7 @@ class Correlator:
         # showed up (the next server is not ours) would otherwise grow with the log.
         day = clock - timedelta(days=1)
         for key in [k for k, v in self._sessions.items() if v.since is not None and v.since < day]:
-            del self._sessions[key]
+            self._release_refused(self._sessions.pop(key))
         hour = clock - timedelta(hours=1)
         for key in [k for k, v in self._expect.items() if v[4] is None or v[4] < hour]:
             del self._expect[key]
@@ -353,15 +362,33 @@ class Correlator:
 
     def _on_connect(self, ev: Event) -> None:
         line = ev.line
-        self._sessions[(line.host, line.program, line.pid)] = _Session(
+        key = (line.host, line.program, line.pid)
+        old = self._sessions.get(key)
+        if old is not None:  # its disconnect never came
+            self._release_refused(old)
+        self._sessions[key] = _Session(
             ev.f.get("client_host", ""), ev.f.get("client_ip", ""), line.ts
         )
+
+    def _release_refused(self, sess: _Session) -> None:
+        """The session's NOQUEUE refusals no e-mail claimed: records of their own."""
+        self._out.extend(sess.refused)
+        sess.refused.clear()
+
+    def _unlink_refused(self, tx: Transaction, keep: Any = None) -> None:
+        """Give back the NOQUEUE refusals linked to ``tx`` (those ``keep`` rejects) as
+        records of their own: another sender's, or the queue file came to nothing."""
+        linked = [r for r in tx.rejects if r.queue_id is None and not (keep and keep(r))]
+        if linked:
+            tx.rejects = [r for r in tx.rejects if not any(r is x for x in linked)]
+            self._out.extend(linked)
 
     def _on_disconnect(self, ev: Event) -> None:
         line = ev.line
         sess = self._sessions.pop((line.host, line.program, line.pid), None)
         if sess is None:
             return
+        self._release_refused(sess)
         # Postfix >= 3.0 counts the commands; with no DATA/BDAT accepted no message was,
         # whatever the rejects of the session told about its sender.
         counters = ev.f.get("counters") or {}
@@ -377,6 +404,8 @@ class Correlator:
                 # the file, so no queue manager line and no "removed" will follow.
                 self._close(tx, "removed")
             elif tx.message_id is None and (tx.sender is None or no_data):
+                # Refusals from before the queue file existed tell nothing about it.
+                self._unlink_refused(tx)
                 if tx.rejects:
                     self._close(tx, "rejected")
                 else:
@@ -419,6 +448,10 @@ class Correlator:
             for note in sess.pending:
                 self._apply_action(tx, note)
             sess.pending.clear()
+            # The first accepted recipient opened this queue file: the ones refused just
+            # before it were refused from this message.
+            tx.rejects.extend(sess.refused)
+            sess.refused.clear()
         orig = f.get("orig_queue_id")
         if orig:
             tx.orig_client = f.get("orig_client")
@@ -434,6 +467,14 @@ class Correlator:
         orig = ev.f.get("orig_id")
         if orig:
             self._link_to_named_parent(tx, orig, "requeue")
+            parent = self._known.get((tx.host, orig))
+            if parent is not None and parent is not tx and parent.state == "open":
+                # postsuper -r moved the old file to the maildrop and pickup made this one
+                # of it: the old file ends here, even when postsuper's own line is missing.
+                parent.actions.append(
+                    {"at": _iso(ev.line.ts), "action": "postsuper requeued", "inferred": True}
+                )
+                self._close(parent, "requeued")
 
     def _link_to_named_parent(self, tx: Transaction, parent_qid: str, kind: str) -> None:
         """A child that names its parent (orig_queue_id=, orig_id=) on the same host; the
@@ -477,6 +518,10 @@ class Correlator:
         tx.sender = f["sender"]
         tx.size = f["size"]
         tx.nrcpt = f["nrcpt"]
+        if first:
+            # A refusal from an earlier MAIL FROM of the session (RSET, another sender).
+            sender = (tx.sender or "").lower()
+            self._unlink_refused(tx, keep=lambda r: (r.sender or "").lower() == sender)
         if first and tx.message_id:
             self._join_by_msgid(tx)
 
@@ -618,7 +663,19 @@ class Correlator:
                 seq=line.seq,
             )
         if ev.qid is None:
-            if reject is not None:
+            sess = self._sessions.get((line.host, line.program, line.pid))
+            if (
+                reject is not None
+                and sess is not None
+                and ev.daemon == "smtpd"
+                and action in _REJECT_ACTIONS
+                and f.get("stage") == "RCPT"
+                and reject.recipient
+            ):
+                if sess.refused and (sess.refused[-1].sender or "") != (reject.sender or ""):
+                    self._release_refused(sess)  # a new MAIL FROM: the old ones stand alone
+                sess.refused.append(reject)
+            elif reject is not None:
                 self._out.append(reject)
             elif ev.daemon == "smtpd" and action in _TX_ACTIONS:
                 sess = self._sessions.get((line.host, line.program, line.pid))
@@ -707,6 +764,7 @@ class Correlator:
                 continue  # a notification without its original in view is still shown
             for addr in _addresses(root):
                 recipients.extend(_resolve(root, addr, None, children, complete, 0))
+        recipients = _fold_temporary_refusals(recipients)
         root = roots[0]
         statuses = {r.status for r in recipients}
         if len(statuses) == 1:
@@ -773,6 +831,47 @@ def _addresses(tx: Transaction) -> list[str]:
     return list(seen)
 
 
+def _temporary_refusal(r: Recipient) -> bool:
+    """A 4xx refusal (milter or policy service "try again later"): the client retries."""
+    if r.status != "rejected":
+        return False
+    return (r.dsn or "").startswith("4") or (r.response or "").startswith("4")
+
+
+def _fold_temporary_refusals(recipients: list[Recipient]) -> list[Recipient]:
+    """One entry per address: a temporary refusal of one submission is not final when
+    another submission of the same e-mail (the client's retry) has an outcome for the
+    address; it becomes an earlier step of that outcome."""
+    by_addr: dict[str, list[Recipient]] = {}
+    for r in recipients:
+        by_addr.setdefault(r.address.lower(), []).append(r)
+    if all(len(v) == 1 for v in by_addr.values()):
+        return recipients
+    drop: set[int] = set()
+    for entries in by_addr.values():
+        temporary = [r for r in entries if _temporary_refusal(r)]
+        if len(entries) < 2 or not temporary:
+            continue
+        final = [r for r in entries if not _temporary_refusal(r)] or temporary[-1:]
+        keep = max(final, key=lambda r: r.at.timestamp() if r.at else float("-inf"))
+        for r in temporary:
+            if r is keep:
+                continue
+            keep.earlier.append(
+                {
+                    "at": _iso(r.at),
+                    "host": r.host,
+                    "queue_id": r.queue_id,
+                    "status": r.status,
+                    "dsn": r.dsn,
+                    "response": r.response,
+                }
+            )
+            drop.add(id(r))
+        keep.earlier.sort(key=lambda x: x["at"] or "")
+    return [r for r in recipients if id(r) not in drop]
+
+
 def _tx_status(tx: Transaction, complete: bool) -> str:
     """What happened to a recipient of ``tx`` that has no final delivery line."""
     if tx.discarded:
@@ -783,12 +882,26 @@ def _tx_status(tx: Transaction, complete: bool) -> str:
         return "deleted"
     if tx.expired:
         return "expired"
+    if tx.state == "requeued":
+        return "queued"  # postsuper -r releases from hold too; the new file is out of view
     if tx.held:
         return "held"
     return "queued"
 
 
 _MAX_DEPTH = 16
+# Postfix's own attempt statuses after which the recipient is done with in that file.
+_FINAL_ATTEMPTS = frozenset(("sent", "deliverable", "bounced", "undeliverable", "expired"))
+
+
+def _requeued_as(
+    tx: Transaction, kids: list[tuple[Transaction, str]], depth: int
+) -> Transaction | None:
+    """The file ``postsuper -r`` turned ``tx`` into: a recipient not yet done with in
+    ``tx`` (deferred, held, never tried) carries on there, whatever ``tx`` was before."""
+    if tx.state != "requeued" or depth >= _MAX_DEPTH:
+        return None
+    return next((kid for kid, kind in kids if kind == "requeue"), None)
 
 
 def _resolve(
@@ -811,10 +924,10 @@ def _resolve(
         )
         if rej is not None and rej.action in _REJECT_ACTIONS:
             status = "rejected"
-        if status == "queued" and tx.state == "requeued" and depth < _MAX_DEPTH:
-            for kid, kind in kids:
-                if kind == "requeue":
-                    return _resolve(kid, addr, orig, children, complete, depth + 1, count)
+        if status not in ("rejected", "discarded"):
+            requeued = _requeued_as(tx, kids, depth)
+            if requeued is not None:
+                return _resolve(requeued, addr, orig, children, complete, depth + 1, count)
         return [
             Recipient(
                 address=addr,
@@ -860,10 +973,10 @@ def _resolve(
                     if r.status == "queued" and not kid.attempts and kind == "relay":
                         r.status = "delivered"  # handed on; the next hop has not logged yet
                 return sub
-    if status == "deferred" and tx.state == "requeued" and depth < _MAX_DEPTH:
-        for kid, kind in kids:
-            if kind == "requeue":
-                return _resolve(kid, addr, orig_address, children, complete, depth + 1, count)
+    if status not in _FINAL_ATTEMPTS:
+        requeued = _requeued_as(tx, kids, depth)
+        if requeued is not None:
+            return _resolve(requeued, addr, orig_address, children, complete, depth + 1, count)
     final = _final_status(last, tx, complete)
     return [
         Recipient(
@@ -897,6 +1010,8 @@ def _final_status(last: Attempt, tx: Transaction, complete: bool) -> str:
         return "expired"
     if tx.state == "deleted":
         return "deleted"
+    if tx.state == "requeued":
+        return "deferred"
     if tx.held:
         return "held"
     return "deferred"

@@ -203,9 +203,12 @@ class Recipient:
     host: str | None = None
     queue_id: str | None = None
     delay: float | None = None
+    # Outcomes a later one superseded: a temporary refusal (4xx from a milter or policy
+    # service) of a submission the client then retried. Not final, but part of the story.
+    earlier: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "address": self.address,
             "orig_address": self.orig_address,
             "status": self.status,
@@ -218,6 +221,9 @@ class Recipient:
             "queue_id": self.queue_id,
             "delay": self.delay,
         }
+        if self.earlier:
+            out["earlier"] = self.earlier
+        return out
 
 
 @dataclass(slots=True)

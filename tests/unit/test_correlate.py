@@ -463,7 +463,8 @@ Jun  1 10:00:01 mx postfix/postscreen[9]: NOQUEUE: reject: RCPT from [192.0.2.5]
 Jun  1 10:00:02 mx postfix/smtpd[10]: disconnect from c.example[192.0.2.1] ehlo=1 mail=1 rcpt=0/1 quit=1 commands=3/4
 """
     out = run(log)
-    rejects = [r for r in out if isinstance(r, Reject)]
+    # (A refused RCPT waits for the session to end: the e-mail it belongs to may follow.)
+    rejects = sorted((r for r in out if isinstance(r, Reject)), key=lambda r: r.seq)
     assert [(r.daemon, r.recipient, r.code, r.client_ip) for r in rejects] == [
         ("smtpd", "x@else.example", "554", "192.0.2.1"),
         ("postscreen", "r@mx.example", "550", "192.0.2.5"),
