@@ -50,6 +50,7 @@ from else_core.search import (
     summary,
 )
 from else_core.snmp.model import valid_queue_id
+from else_core.story import story_events
 from webui import charts, explain, reportdata
 from webui.security import (
     COOKIE,
@@ -998,7 +999,7 @@ def create_app(
         detail = email_detail(ctx.db, eid[:200], ctx.scope)
         if detail is None:
             raise HTTPError(404, "no such e-mail (or not yours to see)")
-        story = build_story(detail)
+        story = story_events(ctx.db, build_story(detail), detail["email"])
         servers = {s.name for s in settings.config.servers}
         return render("email.html", d=detail, e=detail["email"], story=story, servers=servers)
 
