@@ -120,6 +120,11 @@ class PostfixInstance:
     postscreen_port: int = field(default_factory=free_port)
     postscreen_access: dict[str, str] = field(default_factory=dict)
     transports: dict[str, str] = field(default_factory=dict)  # domain -> transport:nexthop
+    milter_port: int | None = None  # smtpd_milters=inet:127.0.0.1:PORT on the first smtpd
+    # Its own loopback address (any of 127/8) and the relayhost's: two instances on two
+    # addresses are two servers to each other, not a host and its local content filter.
+    address: str = "127.0.0.1"
+    relay_address: str = "127.0.0.1"
     master_pid: int | None = None
 
     @property
@@ -179,13 +184,15 @@ class PostfixInstance:
             "mydomain": self.hostname.partition(".")[2] or self.hostname,
             "myorigin": "$myhostname",
             "mydestination": "$myhostname",
+            # (127.0.0.1 even for another ``address``: Postfix wants an interface's own
+            # address here; the listeners below bind ``address`` by name.)
             "inet_interfaces": "127.0.0.1",
             "inet_protocols": "ipv4",
             "mynetworks": "127.0.0.0/8",
             "maillog_file": str(self.maillog),
             "maillog_file_prefixes": str(self.root),
             # Every non-local address goes to the sink on loopback; no DNS, ever.
-            "relayhost": f"[127.0.0.1]:{self.relay_port}",
+            "relayhost": f"[{self.relay_address}]:{self.relay_port}",
             "transport_maps": f"texthash:{self.config_dir}/transport",
             "smtp_host_lookup": "native",
             "smtp_dns_support_level": "disabled",
@@ -221,18 +228,21 @@ class PostfixInstance:
             "smtp_connection_cache_on_demand": "no",
             "smtpd_client_connection_rate_limit": "0",
         }
+        if self.milter_port is not None:
+            main["smtpd_milters"] = f"inet:127.0.0.1:{self.milter_port}"
         (self.config_dir / "main.cf").write_text("".join(f"{k} = {v}\n" for k, v in main.items()))
         smtpd = (
-            f"127.0.0.1:{self.smtpd_port} inet n - n - - smtpd\n"
-            f"127.0.0.1:{self.postscreen_port} inet n - n - 1 postscreen\n"
+            f"{self.address}:{self.smtpd_port} inet n - n - - smtpd\n"
+            f"{self.address}:{self.postscreen_port} inet n - n - 1 postscreen\n"
             "smtpd     pass  -       -       n       -       -       smtpd\n"
             "dnsblog   unix  -       -       n       -       0       dnsblog\n"
             "tlsproxy  unix  -       -       n       -       0       tlsproxy\n"
         )
         reinject = (
-            f"127.0.0.1:{self.reinject_port} inet n - n - - smtpd\n"
+            f"{self.address}:{self.reinject_port} inet n - n - - smtpd\n"
             "    -o smtpd_recipient_restrictions=permit_mynetworks,reject\n"
             "    -o smtpd_authorized_xforward_hosts=127.0.0.0/8\n"
+            "    -o smtpd_milters=\n"
         )
         (self.config_dir / "master.cf").write_text(smtpd + reinject + _MASTER_SERVICES)
 
@@ -261,7 +271,11 @@ class PostfixInstance:
         self.master_pid = int(pid_file.read_text().split()[0])
         # Wait for the listeners without connecting (a probe would log a session of its own).
         for port in (self.smtpd_port, self.reinject_port, self.postscreen_port):
-            wait_until(lambda p=port: _listening(p), 20, f"a listener on 127.0.0.1:{port}")
+            wait_until(
+                lambda p=port: _listening(p, self.address),
+                20,
+                f"a listener on {self.address}:{port}",
+            )
         return self
 
     def stop(self) -> None:
@@ -297,7 +311,7 @@ class PostfixInstance:
         """An SMTP client session from ``source`` (any 127/8 address) to smtpd or postscreen."""
         port = self.postscreen_port if postscreen else self.smtpd_port
         return smtplib.SMTP(
-            "127.0.0.1", port, "client.test", timeout=30, source_address=(source, 0)
+            self.address, port, "client.test", timeout=30, source_address=(source, 0)
         )
 
     def sendmail(self, sender: str, recipients: Iterable[str], message: bytes) -> None:
@@ -369,9 +383,49 @@ class PostfixInstance:
         return wait_until(check, timeout, what, interval=0.3)
 
 
-def _listening(port: int) -> bool:
-    """Whether something listens on 127.0.0.1:``port`` (read from /proc, no connection made)."""
-    want = f"0100007F:{port:04X}"
+class TempfailMilter:
+    """``tests/support/tempfail_milter.py`` as its own process (system Python, which has
+    python3-milter), on 127.0.0.1:``port``; stopped by its PID."""
+
+    SCRIPT = Path(__file__).resolve().with_name("tempfail_milter.py")
+    PYTHON = "/usr/bin/python3"
+
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> TempfailMilter:
+        self.proc = subprocess.Popen(
+            [self.PYTHON, str(self.SCRIPT), str(self.port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        proc = self.proc
+
+        def up() -> bool:
+            if proc.poll() is not None:
+                err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+                raise RuntimeError(f"the test milter exited {proc.returncode}: {err.strip()}")
+            return _listening(self.port)
+
+        wait_until(up, 20, f"the test milter on 127.0.0.1:{self.port}")
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        self.proc = None
+
+
+def _listening(port: int, address: str = "127.0.0.1") -> bool:
+    """Whether something listens on ``address``:``port`` (read from /proc, no connection made)."""
+    hexaddr = "".join(f"{int(x):02X}" for x in reversed(address.split(".")))
+    want = f"{hexaddr}:{port:04X}"
     with open("/proc/net/tcp") as fh:
         return any(
             fields[1] == want and fields[3] == "0A"

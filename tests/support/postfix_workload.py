@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.support.postfix import PostfixInstance, free_port, wait_until
+from tests.support.postfix import PostfixInstance, TempfailMilter, free_port, wait_until
 from tests.support.smtp_sink import ContentFilter, Envelope, SmtpSink, behaviour
 
 HOSTNAME = "pfx.test"
@@ -48,6 +48,11 @@ OP_OUTCOME = {
     "release": "delivered",  # `postsuper -h`, gate opened, `postsuper -H`, flush
     "delete": "deleted",  # `postsuper -d`
     "requeue": "delivered",  # `postsuper -r` (a new queue file via pickup), gate opened
+    # `postsuper -h`, `-H`, `-r` (a new file), `-h` on the new file: held, never tried again
+    "hold-requeue-hold": "held",
+    # `postsuper -r` twice, each after a deferral of the file it names: expires in the end
+    # (a tmp-* recipient, so its outcome does not depend on the op; listed for the drive)
+    "requeue-expire": "expired",
 }
 
 
@@ -69,12 +74,21 @@ class Message:
     source: str = "127.0.0.1"  # the client's address (any of 127/8)
     message_id: str | None = None
     queue_id: str | None = None
+    # every queue file of the message in order: postsuper -r makes a new one each time
+    queue_ids: list[str] = field(default_factory=list)
     refused: dict[str, tuple[int, str]] = field(default_factory=dict)
+    milter_tempfail: bool = False  # the test milter refuses the first submission for now
+    tempfailed: tuple[int, str] | None = None  # its answer to that first submission
     filter_queue_id: str | None = None  # the re-injected copy's queue ID (from the filter)
 
     @property
     def accepted(self) -> list[str]:
         return [r for r in self.recipients if r not in self.refused]
+
+    @property
+    def last_queue_id(self) -> str | None:
+        """The queue file the message lives in now (after any requeue)."""
+        return self.queue_ids[-1] if self.queue_ids else self.queue_id
 
 
 def _local(address: str) -> str:
@@ -176,6 +190,13 @@ def workload() -> list[Message]:
         Message("delete", f"ok-snd-delete@{SINK}", [f"gate-delete@{SINK}"], op="delete"),
         Message("requeue", f"ok-snd-requeue@{SINK}", [f"gate-requeue@{SINK}"], op="requeue"),
         Message(
+            "hold-requeue-hold", f"ok-snd-hrh@{SINK}", [f"gate-hrh@{SINK}"], op="hold-requeue-hold"
+        ),
+        Message("requeue-expire", f"owner-rqexp{mine}", [f"tmp-rqexp@{SINK}"], op="requeue-expire"),
+        Message(
+            "milter-retry", f"ok-snd-milter@{SINK}", [f"ok-milter@{SINK}"], milter_tempfail=True
+        ),
+        Message(
             "no-message-id", f"ok-snd-nomid@{SINK}", [f"ok-nomid@{SINK}"], with_message_id=False
         ),
         Message("sendmail", f"owner-pickup{mine}", [f"ok-pickup@{SINK}"], via="sendmail"),
@@ -214,6 +235,7 @@ class Workload:
         self.sink = SmtpSink()
         self.postfix: PostfixInstance | None = None
         self.filters: dict[str, ContentFilter] = {}
+        self.milter = TempfailMilter()
         self.ops_output: dict[str, str] = {}
         self.seconds = 0.0
 
@@ -271,6 +293,7 @@ class Workload:
             aliases=aliases,
             postscreen_access={f"{ip}/32": "reject" for ip in sorted(DENYLISTED)},
             transports={DOWN: f"smtp:[127.0.0.1]:{free_port()}"},
+            milter_port=self.milter.port,
         )
         self.postfix = pf
         for kind in ("xforward", "plain"):
@@ -290,6 +313,7 @@ class Workload:
                 subject = re.escape(_subject(m))
                 pf.header_checks.append(f"/^Subject: {subject}$/ {m.header_action} by the test")
         try:
+            self.milter.start()
             pf.start()
             self._drive(pf)
         except Exception as exc:
@@ -299,6 +323,7 @@ class Workload:
             pf.stop()
             for f in self.filters.values():
                 f.stop()
+            self.milter.stop()
             self.sink.stop()
         for m in self.messages:
             if m.filter and m.queue_id:
@@ -327,6 +352,9 @@ class Workload:
         self.ops_output["release:hold"] = pf.postsuper("-h", by_op["release"].queue_id)
         self.ops_output["delete"] = pf.postsuper("-d", by_op["delete"].queue_id)
         self.ops_output["requeue"] = pf.postsuper("-r", by_op["requeue"].queue_id)
+        self._requeued(pf, by_op["requeue"], by_op["requeue"].queue_id)
+        self._requeue_after_deferrals(pf, by_op["requeue-expire"])
+        self._hold_release_requeue_hold(pf, by_op["hold-requeue-hold"])
         for op in ("flush", "release", "requeue"):
             for r in by_op[op].recipients:
                 self.sink.open_gate(r)
@@ -334,7 +362,7 @@ class Workload:
         pf.flush()
 
         # Everything settles: expired mail returned, bounces delivered; only held mail stays.
-        held = {m.queue_id for m in early if "held" in self._statuses(m)}
+        held = {m.last_queue_id for m in early if "held" in self._statuses(m)}
         pf.wait_queue(
             lambda q: {x["queue_id"] for x in q} == held,
             QUEUE_LIFETIME + 30,
@@ -366,6 +394,33 @@ class Workload:
             if expected_ndrs(m):
                 wait_until(lambda m=m: self.ndrs_received(m.sender), 10, f"{m.name}: its bounce")
 
+    def _requeued(self, pf: PostfixInstance, m: Message, qid: str | None) -> str:
+        """Wait for pickup to turn the requeued ``qid`` into a new file; its queue ID."""
+        new = pf.wait_log(
+            rf"postfix/pickup\[\d+\]: (\w+): uid=\d+ from=<{re.escape(m.sender)}> orig_id={qid}$",
+            20,
+        )[0].group(1)
+        m.queue_ids.append(new)
+        return new
+
+    def _requeue_after_deferrals(self, pf: PostfixInstance, m: Message) -> None:
+        """postsuper -r after the first deferral, and again after the new file's deferral."""
+        assert m.queue_id is not None
+        self.ops_output["requeue-expire"] = pf.postsuper("-r", m.queue_id)
+        new = self._requeued(pf, m, m.queue_id)
+        pf.wait_log(rf"\b{new}: to=<{re.escape(m.recipients[0])}>.* status=deferred", 20)
+        self.ops_output["requeue-expire:again"] = pf.postsuper("-r", new)
+        self._requeued(pf, m, new)
+
+    def _hold_release_requeue_hold(self, pf: PostfixInstance, m: Message) -> None:
+        """Hold, release, requeue, then hold the new file: it ends held."""
+        assert m.queue_id is not None
+        self.ops_output["hold-requeue-hold:hold"] = pf.postsuper("-h", m.queue_id)
+        self.ops_output["hold-requeue-hold:release"] = pf.postsuper("-H", m.queue_id)
+        self.ops_output["hold-requeue-hold:requeue"] = pf.postsuper("-r", m.queue_id)
+        new = self._requeued(pf, m, m.queue_id)
+        self.ops_output["hold-requeue-hold:hold-again"] = pf.postsuper("-h", new)
+
     def _statuses(self, m: Message) -> set[str]:
         return {expected_status(m, r) for r in m.recipients}
 
@@ -374,6 +429,8 @@ class Workload:
         if m.with_message_id:  # first: cleanup logs it before any header_checks action
             m.message_id = f"{m.name}.{time.time_ns()}@client.test"
             headers.append(f"Message-ID: <{m.message_id}>")
+        if m.milter_tempfail:
+            headers.append("X-Else-Test: tempfail-once")
         headers += [
             f"From: <{m.sender}>",
             f"To: {', '.join(f'<{r}>' for r in m.recipients)}",
@@ -389,7 +446,16 @@ class Workload:
                 rf"postfix/pickup\[\d+\]: (\w+): uid=\d+ from=<{re.escape(m.sender)}>", 20
             )[0].group(1)
             assert m.queue_id not in before
+            m.queue_ids = [m.queue_id]
             return
+        self._smtp_send(pf, m, data)
+        if m.milter_tempfail:  # refused for now, as the milter was told to: send it again
+            assert m.queue_id is None and m.tempfailed is not None, (m.name, m.tempfailed)
+            self._smtp_send(pf, m, data)
+        if m.queue_id:
+            m.queue_ids = [m.queue_id]
+
+    def _smtp_send(self, pf: PostfixInstance, m: Message, data: bytes) -> None:
         with contextlib.closing(pf.smtp(postscreen=m.postscreen, source=m.source)) as smtp:
             smtp.ehlo()
             code, reply = smtp.mail(m.sender)
@@ -403,6 +469,9 @@ class Workload:
                 if m.header_action == "REJECT":  # cleanup refused it: every recipient is refused
                     assert code >= 500, (m.name, code, reply)
                     m.refused.update({r: (code, reply.decode()) for r in m.accepted})
+                elif m.milter_tempfail and m.tempfailed is None:
+                    assert 400 <= code < 500, (m.name, code, reply)
+                    m.tempfailed = (code, reply.decode())
                 else:
                     assert code == 250, (m.name, code, reply)
                     m.queue_id = reply.decode().rsplit(" ", 1)[1]

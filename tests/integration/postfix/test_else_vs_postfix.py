@@ -75,9 +75,10 @@ def test_parse_gives_each_recipient_its_final_status(ground_truth, parsed, varia
     for r in m.recipients:
         status = expected_status(m, r)
         entries = [x for x in email["recipients"] if r in (x["address"], x["orig_address"])]
-        # A refused recipient may or may not be listed with its message; if it is, as rejected.
-        # Nor can a recipient still in flight be listed: Postfix logs it when an attempt ends.
-        want[r] = [status] if status not in ("rejected", "queued") or entries else []
+        # A recipient refused at RCPT is listed with the message the session went on to
+        # send, before or after the queue file existed. A recipient still in flight may not
+        # be listed: Postfix logs it when an attempt ends.
+        want[r] = [status] if status != "queued" or entries else []
         got[r] = [x["status"] for x in entries]
     strays = [
         (x["address"], x["status"])
@@ -117,7 +118,9 @@ def test_parse_marks_mail_still_in_flight_as_queued(ground_truth, parsed, varian
         assert email["status"] == "queued", _evidence(wl, m, email)
 
 
-@pytest.mark.parametrize("name", [m.name for m in workload() if m.filter or m.op == "requeue"])
+@pytest.mark.parametrize(
+    "name", [m.name for m in workload() if m.filter or (m.op and "requeue" in m.op)]
+)
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_parse_follows_reinjection_and_requeue_into_one_email(ground_truth, parsed, variant, name):
     wl = ground_truth[variant]
@@ -127,8 +130,11 @@ def test_parse_follows_reinjection_and_requeue_into_one_email(ground_truth, pars
     qids = [t["queue_id"] for t in email["transactions"]]
     if m.filter:
         assert m.filter_queue_id in qids, _evidence(wl, m, email)
-    else:
-        assert len(qids) == 2, _evidence(wl, m, email)  # the deferred file and the requeued one
+    else:  # the deferred file and each requeued one (then the bounce, if it expired)
+        files = [t["queue_id"] for t in email["transactions"] if t["origin"] != "bounce"]
+        assert files == m.queue_ids, _evidence(wl, m, email)
+        states = [t["state"] for t in email["transactions"] if t["origin"] != "bounce"]
+        assert states[:-1] == ["requeued"] * (len(files) - 1), _evidence(wl, m, email)
     holders = [e for e in _emails(objects) if e["message_id"] == m.message_id]
     assert len(holders) == 1, _evidence(wl, m, email)
 
@@ -199,3 +205,68 @@ def test_report_grand_totals_equal_pflogsumm(ground_truth, variant, fmt):
     theirs = pflogsumm.grand_totals(pflogsumm.run([path]))
     assert set(ours) >= set(pflogsumm.KEYS)
     assert pflogsumm.compare(ours, theirs) == {}, f"ELSE {ours}\npflogsumm {theirs}"
+
+
+# What the workload's operations and its milter did, read back from ELSE's e-mails.
+ADMIN_PATHS = [
+    # name, complete, postsuper actions on the files in order (file index, action)
+    ("delete", True, [(0, "postsuper removed")]),
+    ("hold", False, [(0, "postsuper hold")]),
+    (
+        "requeue-expire",
+        True,
+        [(0, "postsuper requeued"), (1, "postsuper requeued")],
+    ),
+    (
+        "hold-requeue-hold",
+        False,
+        [
+            (0, "postsuper hold"),
+            (0, "postsuper released"),
+            (0, "postsuper requeued"),
+            (1, "postsuper hold"),
+        ],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "complete", "actions"), ADMIN_PATHS, ids=[a[0] for a in ADMIN_PATHS]
+)
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_parse_keeps_admin_actions_and_ends_each_path(
+    ground_truth, parsed, variant, name, complete, actions
+):
+    """Deleted and expired mail is finished (not "still in progress"), held mail is not;
+    each postsuper operation is an action of the queue file it named."""
+    wl = ground_truth[variant]
+    m = wl.message(name)
+    objects, _ = parsed(variant, "classic")
+    email = _one_email(wl, m, objects)
+    assert email["complete"] is complete, _evidence(wl, m, email)
+    files = {q: i for i, q in enumerate(m.queue_ids)}
+    got = [
+        (files.get(t["queue_id"]), a["action"])
+        for t in email["transactions"]
+        for a in t["actions"]
+        if a["action"].startswith("postsuper")
+    ]
+    assert got == actions, _evidence(wl, m, email)
+
+
+@pytest.mark.parametrize("fmt", LOG_FORMATS)
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_parse_folds_the_milter_4xx_into_the_retry(ground_truth, parsed, variant, fmt):
+    """One e-mail for both submissions; the recipient once, delivered, with the refusal
+    for now (the DSN the client was told) as its earlier step."""
+    wl = ground_truth[variant]
+    m = wl.message("milter-retry")
+    assert m.tempfailed is not None
+    objects, _ = parsed(variant, fmt)
+    email = _one_email(wl, m, objects)
+    states = [t["state"] for t in email["transactions"]]
+    assert states == ["rejected", "removed"], _evidence(wl, m, email)
+    (r,) = email["recipients"]
+    told = m.tempfailed[1].split()[0]  # "4.7.1"
+    assert (r["address"], r["status"]) == (m.recipients[0], "delivered")
+    assert [(x["status"], x["dsn"]) for x in r["earlier"]] == [("rejected", told)]

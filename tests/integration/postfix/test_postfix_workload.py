@@ -47,7 +47,7 @@ def test_peers_saw_each_recipient_end_as_expected(ground_truth, variant, name):
             assert replies and replies[-1].startswith("550"), about
         elif final.endswith(f"@{DOWN}"):  # nobody listens there: the sink never hears of it
             assert replies == [], about
-        elif want in ("expired", "deferred") or m.op in ("hold", "delete"):
+        elif want in ("expired", "deferred") or m.op in ("hold", "delete", "hold-requeue-hold"):
             # postsuper took held and deleted mail after its first deferral.
             assert replies and all(x.startswith("451") for x in replies), about
         elif want == "held":  # HOLD by the access map: never tried
@@ -99,6 +99,33 @@ def test_postsuper_did_each_operation(ground_truth, variant, op, says):
     wl = ground_truth[variant]
     qid = wl.message(op.split(":")[0]).queue_id
     assert f"{qid}: {says}" in wl.ops_output[op]
+
+
+@pytest.mark.parametrize(
+    ("name", "op", "file", "says"),
+    [
+        ("requeue-expire", "requeue-expire", 0, "requeued"),
+        ("requeue-expire", "requeue-expire:again", 1, "requeued"),
+        ("hold-requeue-hold", "hold-requeue-hold:hold", 0, "placed on hold"),
+        ("hold-requeue-hold", "hold-requeue-hold:release", 0, "released from hold"),
+        ("hold-requeue-hold", "hold-requeue-hold:requeue", 0, "requeued"),
+        ("hold-requeue-hold", "hold-requeue-hold:hold-again", 1, "placed on hold"),
+    ],
+)
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_each_requeue_made_a_new_queue_file(ground_truth, variant, name, op, file, says):
+    """postsuper acted on the file the workload meant, and each requeue gave a new one."""
+    m = ground_truth[variant].message(name)
+    assert f"{m.queue_ids[file]}: {says}" in ground_truth[variant].ops_output[op]
+    files = {"requeue-expire": 3, "hold-requeue-hold": 2}[name]
+    assert len(set(m.queue_ids)) == len(m.queue_ids) == files, m.queue_ids
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_milter_refused_the_first_submission_for_now(ground_truth, variant):
+    m = ground_truth[variant].message("milter-retry")
+    assert m.tempfailed is not None and m.tempfailed[0] == 451, m.tempfailed
+    assert m.queue_id is not None  # the retry was accepted
 
 
 @pytest.mark.parametrize(
