@@ -370,6 +370,18 @@ class Correlator:
             ev.f.get("client_host", ""), ev.f.get("client_ip", ""), line.ts
         )
 
+    def _session_of(self, ev: Event) -> _Session:
+        """The smtpd session of ``ev``; one begun without its "connect from" line (the
+        log starts mid-session, or a line equal to an earlier one was dropped as a RELP
+        duplicate) is begun here, so what it decided still reaches its queue file."""
+        line = ev.line
+        key = (line.host, line.program, line.pid)
+        sess = self._sessions.get(key)
+        if sess is None:
+            sess = _Session(ev.f.get("client_host", ""), ev.f.get("client_ip", ""), line.ts)
+            self._sessions[key] = sess
+        return sess
+
     def _release_refused(self, sess: _Session) -> None:
         """The session's NOQUEUE refusals no e-mail claimed: records of their own."""
         self._out.extend(sess.refused)
@@ -382,6 +394,12 @@ class Correlator:
         if linked:
             tx.rejects = [r for r in tx.rejects if not any(r is x for x in linked)]
             self._out.extend(linked)
+
+    def _check_refused_sender(self, tx: Transaction) -> None:
+        """Once ``tx``'s sender is known: a linked refusal of another sender was from an
+        earlier MAIL FROM of the session (then RSET), not from this message."""
+        sender = (tx.sender or "").lower()
+        self._unlink_refused(tx, keep=lambda r: (r.sender or "").lower() == sender)
 
     def _on_disconnect(self, ev: Event) -> None:
         line = ev.line
@@ -449,8 +467,11 @@ class Correlator:
                 self._apply_action(tx, note)
             sess.pending.clear()
             # The first accepted recipient opened this queue file: the ones refused just
-            # before it were refused from this message.
-            tx.rejects.extend(sess.refused)
+            # before it from the same client were refused from this message.
+            ip = f.get("client_ip")
+            mine = [r for r in sess.refused if not ip or not r.client_ip or r.client_ip == ip]
+            self._out.extend(r for r in sess.refused if not any(r is x for x in mine))
+            tx.rejects.extend(mine)
             sess.refused.clear()
         orig = f.get("orig_queue_id")
         if orig:
@@ -519,9 +540,7 @@ class Correlator:
         tx.size = f["size"]
         tx.nrcpt = f["nrcpt"]
         if first:
-            # A refusal from an earlier MAIL FROM of the session (RSET, another sender).
-            sender = (tx.sender or "").lower()
-            self._unlink_refused(tx, keep=lambda r: (r.sender or "").lower() == sender)
+            self._check_refused_sender(tx)
         if first and tx.message_id:
             self._join_by_msgid(tx)
 
@@ -663,7 +682,7 @@ class Correlator:
                 seq=line.seq,
             )
         if ev.qid is None:
-            sess = self._sessions.get((line.host, line.program, line.pid))
+            sess = self._session_of(ev) if ev.daemon == "smtpd" else None
             if (
                 reject is not None
                 and sess is not None
@@ -677,10 +696,8 @@ class Correlator:
                 sess.refused.append(reject)
             elif reject is not None:
                 self._out.append(reject)
-            elif ev.daemon == "smtpd" and action in _TX_ACTIONS:
-                sess = self._sessions.get((line.host, line.program, line.pid))
-                if sess is not None:
-                    sess.pending.append(self._note(ev))
+            elif sess is not None and action in _TX_ACTIONS:
+                sess.pending.append(self._note(ev))
             return
         tx = self._tx(ev)
         assert tx is not None
@@ -688,6 +705,7 @@ class Correlator:
             tx.helo = f["helo"]
         if tx.sender is None and f.get("sender") is not None:
             tx.sender = f["sender"]
+            self._check_refused_sender(tx)
         if tx.client is None and f.get("client_host"):
             tx.client, tx.client_ip = f.get("client_host"), f.get("client_ip")
         if reject is not None:

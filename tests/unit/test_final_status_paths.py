@@ -151,6 +151,16 @@ Mar  3 10:00:02 mail postfix/qmgr[3303]: 3C4D5E6F7A: removed
 REFUSED_FOR_ANOTHER_SENDER = FIRST_RCPT_REFUSED.replace(
     "from=<s@c.example> to=<nobody", "from=<other@c.example> to=<nobody"
 )
+# The "connect from" line is missing (the log starts mid-session, or a RELP de-duplication
+# dropped it as equal to another session's): the session still links the refusal.
+FIRST_RCPT_REFUSED_NO_CONNECT = "\n".join(
+    line for line in FIRST_RCPT_REFUSED.splitlines() if "connect from" not in line
+)
+# The same smtpd process, another client: not this message's refusal.
+REFUSED_FROM_ANOTHER_CLIENT = FIRST_RCPT_REFUSED_NO_CONNECT.replace(
+    "NOQUEUE: reject: RCPT from c.example[192.0.2.1]",
+    "NOQUEUE: reject: RCPT from x.example[192.0.2.9]",
+)
 # Nobody accepted, no queue file: the refusal stands alone.
 ONLY_RCPT_REFUSED = "\n".join(
     line for line in FIRST_RCPT_REFUSED.splitlines() if "3C4D5E6F7A" not in line
@@ -201,6 +211,15 @@ Mar  3 10:30:00 mail postfix/postsuper[2100]: Deleted: 1 message
             {"a@mail.example": "delivered", "b@mail.example": "delivered"},
             True,
         ),
+        (
+            FIRST_RCPT_REFUSED_NO_CONNECT,
+            {
+                "nobody@mail.example": "rejected",
+                "a@mail.example": "delivered",
+                "b@mail.example": "delivered",
+            },
+            True,
+        ),
         (DEFERRED_THEN_DELETED, {"bo@remote.example": "deleted"}, True),
     ],
     ids=[
@@ -215,6 +234,7 @@ Mar  3 10:30:00 mail postfix/postsuper[2100]: Deleted: 1 message
         "milter-4xx-twice",
         "first-rcpt-refused-before-the-queue-file",
         "refusal-of-an-earlier-mail-from",
+        "first-rcpt-refused-connect-line-missing",
         "deferred-then-deleted",
     ],
 )
@@ -282,8 +302,13 @@ def test_refused_first_recipient_belongs_to_the_email_that_follows() -> None:
 
 @pytest.mark.parametrize(
     ("log", "mails"),
-    [(REFUSED_FOR_ANOTHER_SENDER, 1), (ONLY_RCPT_REFUSED, 0), (REFUSED_THEN_NO_DATA, 0)],
-    ids=["another-sender", "nobody-accepted", "no-data"],
+    [
+        (REFUSED_FOR_ANOTHER_SENDER, 1),
+        (REFUSED_FROM_ANOTHER_CLIENT, 1),
+        (ONLY_RCPT_REFUSED, 0),
+        (REFUSED_THEN_NO_DATA, 0),
+    ],
+    ids=["another-sender", "another-client", "nobody-accepted", "no-data"],
 )
 def test_refusal_no_email_claims_stands_alone(log: str, mails: int) -> None:
     out = run(log)
