@@ -22,6 +22,11 @@ REPO = Path(__file__).resolve().parents[3]
 if str(REPO) not in sys.path:  # `tests.support` when pytest is run without `python -m`
     sys.path.insert(0, str(REPO))
 
+STORE_TESTS = REPO / "tests" / "integration" / "store"
+if str(STORE_TESTS) not in sys.path:  # the store tests' helpers (store_pg), for pg_cluster
+    sys.path.insert(0, str(STORE_TESTS))
+
+from tests.integration.store.conftest import pg_cluster  # noqa: E402, F401 - one per session
 from tests.support.cli import elsectl  # noqa: E402
 from tests.support.postfix import classic_to_rfc3339  # noqa: E402
 from tests.support.postfix_workload import Workload, run_workload  # noqa: E402

@@ -9,26 +9,18 @@ recipient refused before the queue file existed finds its e-mail.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from store_pg import Database, rsyslog_rows, send_rows
 
-ROOT = Path(__file__).resolve().parents[3]
-STORE_TESTS = ROOT / "tests" / "integration" / "store"
-if str(STORE_TESTS) not in sys.path:  # the store tests' helpers (store_pg)
-    sys.path.insert(0, str(STORE_TESTS))
-
-from store_pg import Database, rsyslog_rows, send_rows  # noqa: E402
-
-from else_core.cli import main as elsectl_main  # noqa: E402
-from else_core.search import Filter, Query, search_emails  # noqa: E402
-from else_core.store.worker import Worker  # noqa: E402
-from tests.integration.store.conftest import pg_cluster  # noqa: E402, F401 - the store's fixture
-from tests.support.postfix_workload import (  # noqa: E402
+from else_core.cli import main as elsectl_main
+from else_core.search import Filter, Query, search_emails
+from else_core.store.worker import Worker
+from tests.support.postfix_workload import (
     Workload,
     expected_status,
     final_address,
@@ -43,22 +35,14 @@ NAMES = [m.name for m in workload()]
 
 
 @pytest.fixture(scope="module")
-def stored(pg_cluster, ground_truth: dict[str, Workload]) -> Iterator[Any]:  # noqa: F811
+def stored(pg_cluster, ground_truth: dict[str, Workload]) -> Iterator[Any]:
     """``stored(variant, way)`` -> the database that way filled from the variant's log."""
     made: dict[tuple[str, str], Database] = {}
 
     def get(variant: str, way: str) -> Database:
         if (variant, way) not in made:
             db = Database(pg_cluster, pg_cluster.create_db(template="else_template"))
-            path = ground_truth[variant].log_path("classic")
-            year = datetime.fromtimestamp(path.stat().st_mtime).year  # the log has none
-            if way == "import":
-                argv = ["import", "--dsn", db.dsn("else_worker"), "--year", str(year), str(path)]
-                assert elsectl_main(argv) == 0
-            else:
-                with db.connect("else_rsyslog") as conn:
-                    send_rows(conn, rsyslog_rows(path, year=year))
-                Worker(db.dsn("else_worker"), batch_size=500, gap_wait=0.2).run(once=True)
+            store_log(db, ground_truth[variant].log_path("classic"), way)
             made[(variant, way)] = db
         return made[(variant, way)]
 
@@ -67,7 +51,19 @@ def stored(pg_cluster, ground_truth: dict[str, Workload]) -> Iterator[Any]:  # n
         pg_cluster.drop_db(db.name)
 
 
-def _stored_recipients(db: Database, queue_id: str) -> list[tuple[str, str]]:
+def store_log(db: Database, path: Path, way: str) -> None:
+    """``elsectl import`` the log, or send it as rsyslog would and run the live worker."""
+    year = datetime.fromtimestamp(path.stat().st_mtime).year  # classic stamps have none
+    if way == "import":
+        argv = ["import", "--dsn", db.dsn("else_worker"), "--year", str(year), str(path)]
+        assert elsectl_main(argv) == 0
+    else:
+        with db.connect("else_rsyslog") as conn:
+            send_rows(conn, rsyslog_rows(path, year=year))
+        Worker(db.dsn("else_worker"), batch_size=500, gap_wait=0.2).run(once=True)
+
+
+def stored_recipients(db: Database, queue_id: str) -> list[tuple[str, str]]:
     """The recipients of the stored e-mail that holds ``queue_id``, one row each."""
     with db.connect() as conn:
         ids = [
@@ -93,7 +89,7 @@ def test_store_holds_each_recipient_once_with_its_final_status(
     m = wl.message(name)
     if m.queue_id is None:  # refused before anything was queued: nothing to hold
         return
-    got = _stored_recipients(stored(variant, way), m.queue_id)
+    got = stored_recipients(stored(variant, way), m.queue_id)
     # What the workload did decides (an alias under the address it forwards to); a
     # recipient still in flight may be missing.
     listed = {a for a, _ in got}

@@ -20,11 +20,17 @@ from typing import Any
 
 import pytest
 
+from tests.integration.postfix.test_store_paths import (
+    Database,
+    store_log,
+    stored_recipients,
+)
 from tests.support.cli import elsectl
 from tests.support.postfix import PostfixInstance, wait_until
 from tests.support.smtp_sink import SmtpSink, behaviour
 
 pytestmark = [pytest.mark.root, pytest.mark.postfix]
+WAYS = ("import", "ingest")
 
 SINK = "sink.test"
 SENDER = f"ok-snd-twohosts@{SINK}"
@@ -145,3 +151,22 @@ def test_one_email_spans_both_hosts_with_each_final_status(two_hosts, order):
     got = sorted((r["address"], r["status"]) for r in mail["recipients"])
     want = sorted((r, EXPECTED[behaviour(r)]) for r in RECIPIENTS)
     assert got == want, two_hosts.logs[order].read_text()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("way", WAYS)
+def test_import_and_ingest_store_the_same_two_host_email(two_hosts, pg_cluster, way):
+    db = Database(pg_cluster, pg_cluster.create_db(template="else_template"))
+    try:
+        store_log(db, two_hosts.logs["inbound-first"], way)
+        got = stored_recipients(db, two_hosts.queue_id)
+        with db.connect() as conn:
+            hosts = conn.execute(
+                "SELECT DISTINCT host FROM transactions WHERE email_id ="
+                " (SELECT email_id FROM transactions WHERE queue_id = %s) ORDER BY host",
+                (two_hosts.queue_id,),
+            ).fetchall()
+    finally:
+        pg_cluster.drop_db(db.name)
+    assert got == sorted((r, EXPECTED[behaviour(r)]) for r in RECIPIENTS)
+    assert [h for (h,) in hosts] == ["in", "out"]
