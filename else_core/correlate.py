@@ -47,6 +47,10 @@ _DISCARD_ACTIONS = frozenset(("discard", "milter-discard"))
 # Decisions that shape what happens to the whole queue file.
 _TX_ACTIONS = frozenset(("hold", "discard", "filter", "redirect", "bcc"))
 _LOCAL_IPS = frozenset(("127.0.0.1", "::1", "localhost"))
+# A Message-ID shared by more queue files than this is a sender reusing one ID for
+# everything (monitoring, broken scripts), not one e-mail's hops: joining them all would
+# make one ever-growing e-mail whose upkeep grows with the log.
+MSGID_JOIN_LIMIT = 64
 
 
 def email_id(host: str, queue_id: str, first_seen: datetime | None) -> str:
@@ -90,6 +94,7 @@ class _Group:
     """An e-mail under construction."""
 
     txs: list[Transaction]
+    key: int = 0  # the serial of its first transaction: a stable handle across pickling
     links: dict[tuple[str, str], tuple[str, str, str]] = field(default_factory=dict)
     # child (host, qid) -> (parent host, parent qid, kind of hop)
     completed_at: datetime | None = None
@@ -132,6 +137,13 @@ class Correlator:
         self._done: deque[tuple[datetime, _Group]] = deque()
         self._out: list[Email | Reject] = []
         self._next_sweep: datetime | None = None
+        # Groups changed since the last open_snapshots(), by key: the live worker asks
+        # after every batch, and must not pay for every open e-mail each time.
+        self._dirty: dict[int, _Group] = {}
+        # Open queue files in the order they were last looked at by the stale sweep, with
+        # the time that look-at was due: the sweep stops at the first one not yet due, so
+        # its cost follows what it closes, not how many files are open.
+        self._aging: dict[tuple[str, str], datetime] = {}
 
     # -- public API ------------------------------------------------------------------------
 
@@ -158,16 +170,13 @@ class Correlator:
 
     def open_snapshots(self) -> list[Email]:
         """Provisional views of open e-mails that changed since the last call."""
-        seen: set[int] = set()
+        dirty, self._dirty = self._dirty, {}
         out = []
-        for tx in self._known.values():
-            group = self._group.get(tx.serial)
-            if group is None or id(group) in seen or group.emitted:
+        for group in dirty.values():
+            if group.emitted or not group.dirty:
                 continue
-            seen.add(id(group))
-            if group.dirty:
-                group.dirty = False
-                out.append(self._build(group, complete=False))
+            group.dirty = False
+            out.append(self._build(group, complete=False))
         return out
 
     def finish(self) -> list[Email | Reject]:
@@ -209,21 +218,27 @@ class Correlator:
                 serial=self._serial,
             )
             self._open[key] = tx
+            self._aging.pop(key, None)
+            self._aging[key] = ev.line.ts or self.clock or datetime.min.replace(tzinfo=UTC)
             old = self._known.get(key)
             if old is not None:  # the queue ID was reused: the old one is finished
                 self._forget_key(key, old)
             self._known[key] = tx
             self._by_qid.setdefault(key[1], []).append(key)
-            group = _Group([tx])
+            group = _Group([tx], key=tx.serial)
             self._group[tx.serial] = group
             self._adopt_expected(tx)
         tx.last_seen = ev.line.ts or tx.last_seen
         tx.seqs.append(ev.line.seq)
         group = self._group[tx.serial]
-        group.dirty = True
+        self._touch(group)
         if group.completed_at is not None:
             group.completed_at = None
         return tx
+
+    def _touch(self, group: _Group) -> None:
+        group.dirty = True
+        self._dirty[group.key] = group
 
     def _forget_key(self, key: tuple[str, str], tx: Transaction) -> None:
         keys = self._by_qid.get(key[1])
@@ -265,15 +280,19 @@ class Correlator:
         keep.absorbed.append(gone_id)
         keep.absorbed.extend(gone.absorbed)
         keep.links.update(gone.links)
+        by_msgid = self._by_msgid
         for tx in gone.txs:
             keep.txs.append(tx)
             self._group[tx.serial] = keep
-        for mid, g in list(self._by_msgid.items()):
-            if g is gone:
-                self._by_msgid[mid] = keep
+            # Only the absorbed group's own Message-IDs can point at it: re-point those,
+            # never the whole map (that made a long log quadratic).
+            mid = tx.message_id
+            if mid and by_msgid.get(mid) is gone:
+                by_msgid[mid] = keep
         gone.txs = []
         gone.emitted = True  # a husk: never emitted itself
-        keep.dirty = True
+        self._dirty.pop(gone.key, None)
+        self._touch(keep)
         keep.completed_at = None
         self._check_complete(keep)
 
@@ -282,6 +301,7 @@ class Correlator:
     ) -> None:
         """Remember a hop whose transaction has not shown up (yet): it may come later,
         or never (the next hop is someone else's server), so it expires by time."""
+        self._expect.pop(child_qid, None)  # re-insert: the map stays in time order
         self._expect[child_qid] = (phost, pqid, kind, chost, self.clock)
 
     def _adopt_expected(self, tx: Transaction) -> None:
@@ -299,10 +319,13 @@ class Correlator:
     def _close(self, tx: Transaction, state: str) -> None:
         if tx.state == "open":
             tx.state = state
-            self._open.pop((tx.host, tx.queue_id), None)
+            key = (tx.host, tx.queue_id)
+            if self._open.get(key) is tx:
+                del self._open[key]
+                self._aging.pop(key, None)
         group = self._group.get(tx.serial)
         if group is not None:
-            group.dirty = True
+            self._touch(group)
             self._check_complete(group)
 
     def _check_complete(self, group: _Group) -> None:
@@ -333,6 +356,7 @@ class Correlator:
                 self._forget_key(key, tx)
             if self._open.get(key) is tx:
                 del self._open[key]
+                self._aging.pop(key, None)
             self._group.pop(tx.serial, None)
             if tx.message_id:
                 g = self._by_msgid.get(tx.message_id)
@@ -340,22 +364,52 @@ class Correlator:
                     del self._by_msgid[tx.message_id]
 
     def _sweep_stale(self) -> None:
-        """Close transactions silent for longer than any queue lifetime (lost "removed" lines)."""
+        """Close transactions silent for longer than any queue lifetime (lost "removed" lines).
+
+        Each structure is kept in the order its entries fall due, so a sweep looks only at
+        what it removes (plus, for queue files, those it finds alive and moves to the back
+        with a new due time: at most once per ``stale_after`` each).
+        """
         clock = self.clock
         if clock is None:
             return
         limit = clock - self.stale_after
-        for tx in [
-            t for t in self._open.values() if t.last_seen is not None and t.last_seen < limit
-        ]:
+        stale: list[Transaction] = []
+        alive: list[tuple[tuple[str, str], datetime]] = []
+        for key, due in self._aging.items():
+            if due >= limit:
+                break
+            tx = self._open.get(key)
+            if tx is None:
+                alive.append((key, due))  # gone without us noticing: dropped below
+            elif tx.last_seen is not None and tx.last_seen < limit:
+                stale.append(tx)
+            else:
+                alive.append((key, tx.last_seen or clock))
+        for key, due in alive:
+            del self._aging[key]
+            if key in self._open:
+                self._aging[key] = due
+        for tx in stale:
             self._close(tx, "lost")
         # Sessions whose disconnect never came (smtpd killed, log cut) and hops that never
-        # showed up (the next server is not ours) would otherwise grow with the log.
+        # showed up (the next server is not ours) would otherwise grow with the log. Both
+        # maps are in the order their entries were made (see _on_connect, _expect_child).
         day = clock - timedelta(days=1)
-        for key in [k for k, v in self._sessions.items() if v.since is not None and v.since < day]:
+        old_sessions = []
+        for key, sess in self._sessions.items():
+            if sess.since is not None and sess.since >= day:
+                break
+            old_sessions.append(key)
+        for key in old_sessions:
             self._release_refused(self._sessions.pop(key))
         hour = clock - timedelta(hours=1)
-        for key in [k for k, v in self._expect.items() if v[4] is None or v[4] < hour]:
+        old_hops = []
+        for key, exp in self._expect.items():
+            if exp[4] is not None and exp[4] >= hour:
+                break
+            old_hops.append(key)
+        for key in old_hops:
             del self._expect[key]
 
     # -- events -------------------------------------------------------------------------------
@@ -363,11 +417,11 @@ class Correlator:
     def _on_connect(self, ev: Event) -> None:
         line = ev.line
         key = (line.host, line.program, line.pid)
-        old = self._sessions.get(key)
+        old = self._sessions.pop(key, None)  # re-insert: the map stays in connect order
         if old is not None:  # its disconnect never came
             self._release_refused(old)
         self._sessions[key] = _Session(
-            ev.f.get("client_host", ""), ev.f.get("client_ip", ""), line.ts
+            ev.f.get("client_host", ""), ev.f.get("client_ip", ""), line.ts or self.clock
         )
 
     def _session_of(self, ev: Event) -> _Session:
@@ -378,8 +432,10 @@ class Correlator:
         key = (line.host, line.program, line.pid)
         sess = self._sessions.get(key)
         if sess is None:
-            sess = _Session(ev.f.get("client_host", ""), ev.f.get("client_ip", ""), line.ts)
-            self._sessions[key] = sess
+            sess = _Session(
+                ev.f.get("client_host", ""), ev.f.get("client_ip", ""), line.ts or self.clock
+            )
+            self._sessions[key] = sess  # at the end: the map stays in start order
         return sess
 
     def _release_refused(self, sess: _Session) -> None:
@@ -431,7 +487,9 @@ class Correlator:
 
     def _abandon(self, tx: Transaction) -> None:
         key = (tx.host, tx.queue_id)
-        self._open.pop(key, None)
+        if self._open.get(key) is tx:
+            del self._open[key]
+            self._aging.pop(key, None)
         self._forget_key(key, tx)
         group = self._group.pop(tx.serial, None)
         if group is not None and group.txs == [tx]:
@@ -524,6 +582,9 @@ class Correlator:
             self._by_msgid[mid] = group
             return
         if other is group:
+            return
+        if len(other.txs) >= MSGID_JOIN_LIMIT:
+            self._by_msgid[mid] = group  # start afresh: see MSGID_JOIN_LIMIT
             return
         # The same Message-ID is the same e-mail only when the envelope sender agrees too
         # (some senders reuse one Message-ID for everything).

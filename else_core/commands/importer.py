@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from else_core import config
+from else_core import config, gctune
 from else_core.db import connect, errors
 from else_core.store.importer import import_files
 
@@ -28,7 +28,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     dsn = config.load().dsn(args.dsn)
-    with errors(), connect(dsn) as conn:
+    with errors(), connect(dsn) as conn, gctune.batch():
         result = import_files(
             conn, args.files, year=args.year, host_tz=args.host_tz, host=args.host
         )

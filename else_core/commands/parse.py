@@ -7,6 +7,7 @@ import json
 import sys
 from typing import Any
 
+from else_core import gctune
 from else_core.correlate import Correlator
 from else_core.reader import ReadStats, read_events
 
@@ -61,11 +62,12 @@ def run(args: argparse.Namespace) -> int:
                 write(dumps(rec.to_dict(args.detail)))
             write("\n")
 
-    for ev in read_events(args.files, args.year, args.host_tz, stats):
-        corr.feed(ev)
-        if corr._out:
-            emit(corr.drain())
-    emit(corr.finish())
+    with gctune.batch():
+        for ev in read_events(args.files, args.year, args.host_tz, stats):
+            corr.feed(ev)
+            if corr._out:
+                emit(corr.drain())
+        emit(corr.finish())
     out.flush()
     if args.summary:
         summary = stats.as_dict() | counts

@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import Any
 
+from else_core import gctune
 from else_core.commands.parse import add_input_arguments
 from else_core.envelope import resolve_tz
 from else_core.errors import ConfigError
@@ -74,7 +75,8 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError("--syslog-name only applies with --compat pflogsumm")
         stats = ReadStats()
         builder = ReportBuilder(top=args.top, detail=args.detail)
-        builder.feed_all(read_events(args.files, args.year, args.host_tz, stats))
+        with gctune.batch():
+            builder.feed_all(read_events(args.files, args.year, args.host_tz, stats))
         report = builder.finish(stats)
         render = {"json": render_json, "csv": render_csv}.get(args.format, render_text)
         text = render(report)
