@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.postfix.test_store_paths import (
+from tests.integration.postfix.test_postfix_into_store import (
     Database,
     store_log,
     stored_recipients,
