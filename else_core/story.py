@@ -43,6 +43,9 @@ STATUS_WORDS = {
     "held": "In the hold queue: Postfix does not try it until an administrator releases it.",
 }
 
+_STILL_TRYING = "Postfix keeps trying"
+_TRIED_AGAIN = "Postfix was to try again"
+
 #: How long before Postfix's log line an audited control action may have been sent, and
 #: how far the two clocks may disagree the other way.
 AUDIT_BEFORE = timedelta(minutes=10)
@@ -193,6 +196,11 @@ def add_events(
         words = STATUS_WORDS.get(str(r.get("status")))
         if words:
             item["words"] = words
+        if r.get("status") not in ("deferred", "queued"):
+            # A 4xx attempt's "Postfix keeps trying" was true then; it ended since.
+            for a in timeline:
+                if isinstance(a.get("words"), str):
+                    a["words"] = a["words"].replace(_STILL_TRYING, _TRIED_AGAIN)
     return story
 
 
