@@ -699,6 +699,20 @@ class Correlator:
 
     def _on_postsuper(self, ev: Event) -> None:
         op = ev.f.get("op")
+        key = (ev.line.host, ev.qid or "")
+        done = self._known.get(key)
+        if op == "requeued" and key not in self._open and done and done.state == "requeued":
+            # pickup's orig_id= came first (lines of one second, reordered on the way) and
+            # ended the file already: this is the line it stood in for.
+            for note in done.actions:
+                if note.get("action") == "postsuper requeued" and note.pop("inferred", None):
+                    note["at"] = _iso(ev.line.ts)
+                    break
+            done.seqs.append(ev.line.seq)
+            group = self._group.get(done.serial)
+            if group is not None:
+                self._touch(group)
+            return
         tx = self._tx(ev, create=op != "removed")
         if tx is None:
             return

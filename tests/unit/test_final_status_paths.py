@@ -37,6 +37,13 @@ REQUEUE_LOGGED_THEN_EXPIRED = REQUEUE_THEN_EXPIRED.replace(
     "Mar  3 10:05:00 mail postfix/pickup",
 )
 
+# pickup's line before postsuper's (one second, reordered on the way to the log server).
+REQUEUE_LOGGED_AFTER_PICKUP = REQUEUE_THEN_EXPIRED.replace(
+    "Mar  3 10:05:00 mail postfix/cleanup[2002]: 7E8D9C0B1A",
+    "Mar  3 10:05:00 mail postfix/postsuper[2100]: 3F1A2B4C5D: requeued\n"
+    "Mar  3 10:05:00 mail postfix/cleanup[2002]: 7E8D9C0B1A",
+)
+
 _HELD_START = """
 Mar  3 10:00:00 mail postfix/smtpd[3001]: connect from c.example[192.0.2.1]
 Mar  3 10:00:01 mail postfix/smtpd[3001]: 4BA2D20C85F: client=c.example[192.0.2.1]
@@ -190,6 +197,7 @@ Mar  3 10:30:00 mail postfix/postsuper[2100]: Deleted: 1 message
     [
         (REQUEUE_THEN_EXPIRED, {"bo@remote.example": "expired"}, True),
         (REQUEUE_LOGGED_THEN_EXPIRED, {"bo@remote.example": "expired"}, True),
+        (REQUEUE_LOGGED_AFTER_PICKUP, {"bo@remote.example": "expired"}, True),
         (HOLD_RELEASE_REQUEUE_HOLD, {"r@remote.example": "held"}, False),
         (HOLD_REQUEUE_HOLD, {"r@remote.example": "held"}, False),
         (ACCESS_HOLD_RELEASE_REQUEUE_HOLD, {"r@remote.example": "held"}, False),
@@ -225,6 +233,7 @@ Mar  3 10:30:00 mail postfix/postsuper[2100]: Deleted: 1 message
     ids=[
         "requeue-after-deferrals-then-expired",
         "requeue-logged-by-postsuper-then-expired",
+        "requeue-logged-after-pickup-then-expired",
         "hold-release-requeue-hold-again",
         "hold-requeue-hold-again",
         "access-hold-release-unlogged-requeue-hold-again",
@@ -248,14 +257,23 @@ def test_each_recipient_has_one_final_status(
 
 
 @pytest.mark.parametrize(
-    "log", [REQUEUE_THEN_EXPIRED, REQUEUE_LOGGED_THEN_EXPIRED], ids=["inferred", "logged"]
+    ("log", "inferred"),
+    [
+        (REQUEUE_THEN_EXPIRED, True),
+        (REQUEUE_LOGGED_THEN_EXPIRED, None),
+        (REQUEUE_LOGGED_AFTER_PICKUP, None),
+    ],
+    ids=["inferred", "logged", "logged-after-pickup"],
 )
-def test_requeued_file_ends_at_the_requeue(log: str) -> None:
-    (mail,) = emails(run(log))
+def test_requeued_file_ends_at_the_requeue(log: str, inferred: bool | None) -> None:
+    out = run(log)
+    assert len(out) == 1  # no second e-mail for a postsuper line that came late
+    (mail,) = emails(out)
     assert [(t.queue_id, t.state) for t in mail.transactions] == [
         ("3F1A2B4C5D", "requeued"),
         ("7E8D9C0B1A", "removed"),
     ]
+    assert [a.get("inferred") for a in mail.transactions[0].actions] == [inferred]
     (bo,) = mail.recipients
     assert (bo.queue_id, bo.attempts) == ("7E8D9C0B1A", 2)
 
