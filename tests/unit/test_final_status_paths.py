@@ -124,6 +124,11 @@ Mar  3 10:00:31 mail postfix/smtpd[3201]: disconnect from c.example[192.0.2.1] e
 Mar  3 10:00:32 mail postfix/local[3204]: 2B3C4D5E6F: to=<r@mail.example>, relay=local, delay=1, delays=0/0/0/1, dsn=2.0.0, status=sent (delivered to mailbox)
 Mar  3 10:00:32 mail postfix/qmgr[3203]: 2B3C4D5E6F: removed
 """
+# The same from a policy service in smtpd_end_of_data_restrictions (smtpd logs it).
+POLICY_TEMPFAIL_THEN_RETRY = MILTER_TEMPFAIL_THEN_RETRY.replace(
+    "mail postfix/cleanup[3202]: 1A2B3C4D5E: milter-reject: END-OF-MESSAGE from c.example[192.0.2.1]: 4.7.1 Service unavailable - try again later;",
+    "mail postfix/smtpd[3201]: 1A2B3C4D5E: reject: END-OF-MESSAGE from c.example[192.0.2.1]: 451 4.7.1 <r@mail.example>: End-of-data rejected: try again later;",
+)
 # A permanent refusal stays one: the 5xx is not folded into a later outcome.
 MILTER_REJECT_THEN_RESENT = MILTER_TEMPFAIL_THEN_RETRY.replace(
     "4.7.1 Service unavailable - try again later", "5.7.1 Spam message rejected"
@@ -204,6 +209,7 @@ Mar  3 10:30:00 mail postfix/postsuper[2100]: Deleted: 1 message
         (HOLD_RELEASE_REQUEUE_DEFER_HOLD, {"r@remote.example": "held"}, False),
         (HOLD_REQUEUE_DELIVERED, {"r@remote.example": "delivered"}, True),
         (MILTER_TEMPFAIL_THEN_RETRY, {"r@mail.example": "delivered"}, True),
+        (POLICY_TEMPFAIL_THEN_RETRY, {"r@mail.example": "delivered"}, True),
         (MILTER_TEMPFAIL_TWICE, {"r@mail.example": "rejected"}, True),
         (
             FIRST_RCPT_REFUSED,
@@ -240,6 +246,7 @@ Mar  3 10:30:00 mail postfix/postsuper[2100]: Deleted: 1 message
         "hold-release-requeue-deferred-hold-again",
         "hold-requeue-delivered",
         "milter-4xx-then-accepted-retry",
+        "policy-451-end-of-data-then-accepted-retry",
         "milter-4xx-twice",
         "first-rcpt-refused-before-the-queue-file",
         "refusal-of-an-earlier-mail-from",
