@@ -22,11 +22,19 @@ from webui import create_app
 
 pytestmark = pytest.mark.postgres
 
+# Submitted locally and held at once: Postfix names no recipient until it tries one.
+HELD_UNTRIED = """
+Mar  3 11:00:01 mail postfix/pickup[2001]: 6A7B8C9D0E: uid=1000 from=<ann@example.org>
+Mar  3 11:00:01 mail postfix/cleanup[2002]: 6A7B8C9D0E: message-id=<held-2@example.org>
+Mar  3 11:00:01 mail postfix/qmgr[2003]: 6A7B8C9D0E: from=<ann@example.org>, size=900, nrcpt=1 (queue active)
+Mar  3 11:00:01 mail postfix/postsuper[2100]: 6A7B8C9D0E: placed on hold
+"""
 LOGS = (
     paths.DEFERRED_THEN_DELETED,
     paths.HOLD_RELEASE_REQUEUE_HOLD,
     paths.MILTER_TEMPFAIL_THEN_RETRY,
     paths.FIRST_RCPT_REFUSED,
+    HELD_UNTRIED,
 )
 DELETED_AT = datetime(2026, 3, 3, 10, 30, tzinfo=UTC)  # postsuper's "removed" line
 
@@ -113,3 +121,8 @@ def test_refused_recipient_search_finds_the_email(story_site):
     _db, url = story_site
     page = login(url, "admin").get("/search?q=nobody%40mail.example").text
     assert page.count('href="/email/') == 1
+
+
+def test_queue_operations_show_even_before_any_recipient_is_known(story_site):
+    page = story(story_site, "held-2@example.org")
+    assert "Queue operations" in page and "put on hold by an administrator" in page
