@@ -13,9 +13,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bottle import Bottle, HTTPError, redirect, response
-from psycopg.rows import dict_row
 
 from else_core import accounts
+from else_core import audit as audit_log
+from else_core import servers as servers_mod
 from else_core.errors import ElseError
 from else_core.snmp.audit import control_with_audit
 from else_core.snmp.client import SnmpManager, targets_from_config
@@ -115,10 +116,7 @@ def install(
     @app.get("/admin/groups", auth="admin")
     def groups_page() -> str:
         c = ctx()
-        known = sorted(
-            {s.name for s in settings.config.servers}
-            | {r[0] for r in c.db.execute("SELECT name FROM servers").fetchall()}
-        )
+        known = servers_mod.known_names(c.db, settings.config)
         return render(
             "admin_groups.html",
             groups=accounts.list_groups(c.db),
@@ -156,15 +154,7 @@ def install(
     # -- audit log -----------------------------------------------------------------------
 
     def _audit_rows() -> list[dict[str, Any]]:
-        c = ctx()
-        actor, action = query("actor").strip(), query("action").strip()
-        with c.db.cursor(row_factory=dict_row) as cur:
-            return cur.execute(
-                "SELECT at, actor, action, target, result, detail FROM audit_log"
-                " WHERE (%s = '' OR actor = %s) AND (%s = '' OR action LIKE %s)"
-                " ORDER BY at DESC, id DESC LIMIT %s",
-                (actor, actor, action, action.replace("%", r"\%") + "%", AUDIT_PAGE),
-            ).fetchall()
+        return audit_log.entries(ctx().db, query("actor"), query("action"), AUDIT_PAGE)
 
     @app.get("/admin/audit", auth="admin")
     def audit_page() -> str:
@@ -191,45 +181,10 @@ def install(
     # -- servers -------------------------------------------------------------------------
 
     def _servers() -> list[dict[str, Any]]:
-        c = ctx()
-        with c.db.cursor(row_factory=dict_row) as cur:
-            rows = cur.execute(
-                "SELECT s.name, s.address, s.role, s.snmp_enabled, s.down, s.last_poll,"
-                " s.last_ok, s.last_error, s.consecutive_failures,"
-                " (SELECT metrics FROM snmp_samples x WHERE x.server = s.name AND x.ok"
-                "  ORDER BY x.at DESC LIMIT 1) AS metrics FROM servers s ORDER BY s.name"
-            ).fetchall()
-        by_name = {r["name"]: r for r in rows}
-        for s in settings.config.servers:
-            by_name.setdefault(
-                s.name,
-                {
-                    "name": s.name,
-                    "address": s.address,
-                    "role": s.role,
-                    "snmp_enabled": True,
-                    "down": None,
-                    "last_poll": None,
-                    "last_ok": None,
-                    "last_error": None,
-                    "consecutive_failures": 0,
-                    "metrics": None,
-                },
-            )
-        return [by_name[k] for k in sorted(by_name)]
+        return servers_mod.health(ctx().db, settings.config)
 
     def _samples(name: str, hours: int) -> list[tuple[datetime, dict[str, Any] | None]]:
-        since = datetime.now(UTC) - timedelta(hours=hours)
-        return [
-            (r[0], r[1])
-            for r in ctx()
-            .db.execute(
-                "SELECT at, metrics FROM snmp_samples WHERE server = %s AND at >= %s AND ok"
-                " ORDER BY at",
-                (name, since),
-            )
-            .fetchall()
-        ]
+        return servers_mod.samples(ctx().db, name, datetime.now(UTC) - timedelta(hours=hours))
 
     @app.get("/servers", auth="admin")
     def servers_page() -> str:

@@ -25,16 +25,13 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-import psycopg
 from bottle import Bottle, HTTPError, HTTPResponse, redirect, request, response, static_file
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from psycopg.rows import dict_row
-from psycopg.types.json import Jsonb
 
-from else_core import accounts, stats
+from else_core import accounts, history, stats
 from else_core import config as config_mod
-from else_core.db import connect
-from else_core.errors import ServiceUnavailable
+from else_core import servers as servers_mod
+from else_core.db import UNREACHABLE, Connection, connect
 from else_core.search import (
     EMAIL_FIELDS,
     EMAIL_SORTS,
@@ -50,7 +47,7 @@ from else_core.search import (
     summary,
 )
 from else_core.snmp.model import valid_queue_id
-from webui import charts, explain, reportdata
+from webui import charts, explain
 from webui.security import (
     COOKIE,
     SessionCodec,
@@ -112,7 +109,7 @@ class Ctx:
 
     settings: Settings
     session: dict[str, Any]
-    conn: psycopg.Connection | None = None
+    conn: Connection | None = None
     user: accounts.User | None = None
     via_token: bool = False
     dirty: bool = False
@@ -120,7 +117,7 @@ class Ctx:
     _scope_loaded: bool = False
 
     @property
-    def db(self) -> psycopg.Connection:
+    def db(self) -> Connection:
         if self.conn is None:
             self.conn = connect(self.settings.dsn, autocommit=True)
         return self.conn
@@ -510,7 +507,7 @@ def create_app(
                         out = _json({"error": str(exc)}, 400)
                     else:
                         raise HTTPError(400, str(exc)) from None
-                except (psycopg.OperationalError, ServiceUnavailable):
+                except UNREACHABLE:
                     log.exception("database error")
                     raise HTTPError(503, "the database is not reachable; try again") from None
                 if ctx.dirty and not ctx.via_token and not rt.rule.startswith("/static/"):
@@ -692,11 +689,7 @@ def create_app(
         if not query or ctx.via_token:
             return
         assert ctx.user is not None
-        with ctx.db.transaction():
-            ctx.db.execute(
-                "INSERT INTO search_history (user_id, query, results) VALUES (%s, %s, %s)",
-                (ctx.user.id, Jsonb(query), total),
-            )
+        history.record(ctx.db, ctx.user.id, query, total)
 
     @app.get("/search")
     def search_page() -> str:
@@ -941,22 +934,13 @@ def create_app(
     def searches_page() -> str:
         ctx = _ctx()
         assert ctx.user is not None
-        with ctx.db.cursor(row_factory=dict_row) as cur:
-            history = cur.execute(
-                "SELECT at, query, results FROM search_history WHERE user_id = %s"
-                " ORDER BY at DESC LIMIT 50",
-                (ctx.user.id,),
-            ).fetchall()
-            saved = cur.execute(
-                "SELECT id, name, query, created_at FROM saved_searches WHERE user_id = %s"
-                " ORDER BY name",
-                (ctx.user.id,),
-            ).fetchall()
-        for row in (*history, *saved):
+        recent = history.recent(ctx.db, ctx.user.id)
+        saved = history.saved(ctx.db, ctx.user.id)
+        for row in (*recent, *saved):
             pairs = _pairs(row["query"])
             row["qs"] = urllib.parse.urlencode(pairs)
             row["text"] = " ".join(f"{k}={v}" for k, v in pairs if k not in ("limit", "sort"))
-        return render("searches.html", history=history, saved=saved)
+        return render("searches.html", history=recent, saved=saved)
 
     @app.post("/searches/save")
     def save_search() -> Any:
@@ -970,12 +954,7 @@ def create_app(
             for k, v in urllib.parse.parse_qsl(_f("query"), keep_blank_values=False)
             if k not in ("cursor", "csrf")
         ][:100]
-        with ctx.db.transaction():
-            ctx.db.execute(
-                "INSERT INTO saved_searches (user_id, name, query) VALUES (%s, %s, %s)"
-                " ON CONFLICT (user_id, name) DO UPDATE SET query = EXCLUDED.query",
-                (ctx.user.id, name, Jsonb(query)),
-            )
+        history.save(ctx.db, ctx.user.id, name, query)
         ctx.flash(f"Search saved as {name!r}.")
         redirect("/searches", 303)
 
@@ -983,10 +962,7 @@ def create_app(
     def delete_search(sid: int) -> Any:
         ctx = _ctx()
         assert ctx.user is not None
-        with ctx.db.transaction():
-            ctx.db.execute(
-                "DELETE FROM saved_searches WHERE id = %s AND user_id = %s", (sid, ctx.user.id)
-            )
+        history.delete(ctx.db, ctx.user.id, sid)
         ctx.flash("Saved search deleted.")
         redirect("/searches", 303)
 
@@ -1050,7 +1026,7 @@ def create_app(
 
     # -- reports -------------------------------------------------------------------------------
 
-    def _period(ctx: Ctx) -> tuple[reportdata.Period, dict[str, Any]]:
+    def _period(ctx: Ctx) -> tuple[stats.Period, dict[str, Any]]:
         tz = ctx.tz
         now = datetime.now(tz)
         preset = _q("period", "7d")
@@ -1077,7 +1053,7 @@ def create_app(
                 raise SearchError("unknown group")
             scopes = [accounts.group_scope(match[0])]
         server = _q("server") or None
-        p = reportdata.Period(since, until, tz.key, server, scopes)
+        p = stats.Period(since, until, tz.key, server, scopes)
         meta = {
             "period": preset,
             "since": since,
@@ -1085,26 +1061,21 @@ def create_app(
             "server": server or "",
             "group": group_name,
             "groups": [g.name for g in groups],
-            "servers": sorted({s.name for s in settings.config.servers} | _hosts(ctx)),
+            "servers": servers_mod.known_names(ctx.db, settings.config),
             "order": "size" if _q("order") == "size" else "count",
         }
         return p, meta
-
-    def _hosts(ctx: Ctx) -> set[str]:
-        return {r[0] for r in ctx.db.execute("SELECT name FROM servers").fetchall()}
 
     @app.get("/reports")
     def reports_page() -> str:
         ctx = _ctx()
         p, meta = _period(ctx)
-        tables = {
-            name: reportdata.run(ctx.db, name, p, meta["order"]) for name in reportdata.REPORTS
-        }
+        tables = {name: r.run(ctx.db, p, meta["order"]) for name, r in stats.REPORTS.items()}
         return render(
             "reports.html",
-            reports=reportdata.REPORTS,
+            reports=stats.REPORTS,
             tables=tables,
-            totals=reportdata.totals(ctx.db, p),
+            totals=stats.report_totals(ctx.db, p),
             meta=meta,
             params=_query_string(_request_items()),
             items=_request_items(),
@@ -1113,23 +1084,25 @@ def create_app(
     @app.get("/reports/chart/<name>.svg")
     def report_chart(name: str) -> bytes:
         ctx = _ctx()
-        if name not in reportdata.REPORTS:
+        report = stats.REPORTS.get(name)
+        if report is None:
             raise HTTPError(404, "no such report")
         p, meta = _period(ctx)
-        rows = reportdata.run(ctx.db, name, p, meta["order"])
+        rows = report.run(ctx.db, p, meta["order"])
         response.content_type = "image/svg+xml"
         response.set_header("Cache-Control", "private, max-age=60")
-        buckets = reportdata.bucket_labels(p) if name == "volume" else []
-        return charts.report_chart(name, reportdata.REPORTS[name][0], rows, meta["order"], buckets)
+        buckets = stats.bucket_labels(p) if name == "volume" else []
+        return charts.report_chart(name, report.title, rows, meta["order"], buckets)
 
     @app.get("/reports/<name>.csv")
     def report_csv(name: str) -> str:
         ctx = _ctx()
-        if name not in reportdata.REPORTS:
+        report = stats.REPORTS.get(name)
+        if report is None:
             raise HTTPError(404, "no such report")
         p, meta = _period(ctx)
-        rows = reportdata.run(ctx.db, name, p, meta["order"])
-        return _csv(rows, reportdata.REPORTS[name][1], f"else-{name}.csv")
+        rows = report.run(ctx.db, p, meta["order"])
+        return _csv(rows, report.columns, f"else-{name}.csv")
 
     # -- JSON API ------------------------------------------------------------------------------
 
@@ -1186,11 +1159,10 @@ def create_app(
         out = stats.compute(ctx.db, sq)
         out["period"]["group"] = meta["group"] or None
         for name in ("direction", "deferrals", "bounces"):
-            header = reportdata.REPORTS[name][1]
-            keys = [h.replace("-", "_") for h in header]
+            report = stats.REPORTS[name]
+            keys = [h.replace("-", "_") for h in report.columns]
             out[name] = [
-                dict(zip(keys, row, strict=True))
-                for row in reportdata.run(ctx.db, name, p, meta["order"])
+                dict(zip(keys, row, strict=True)) for row in report.run(ctx.db, p, meta["order"])
             ]
         return _json(out)
 

@@ -54,3 +54,9 @@ def errors() -> Iterator[None]:
         raise ServiceUnavailable(f"lost the connection to PostgreSQL: {reason}") from None
     except psycopg.Error as exc:
         raise ElseError(f"database error: {' '.join(str(exc).split())}") from None
+
+
+#: The connection type code outside else_core annotates with (the WUI never imports psycopg).
+Connection = psycopg.Connection
+#: Errors that mean "the database cannot be reached now": a 503 to retry, not a bug.
+UNREACHABLE: tuple[type[Exception], ...] = (psycopg.OperationalError, ServiceUnavailable)

@@ -253,7 +253,7 @@ def test_plain_http_mode_answers_only_loopback_clients(insecure, remote, status)
 def test_volume_buckets_cover_the_whole_period_in_the_users_zone(since, until, tz, first, count):
     from datetime import datetime
 
-    from webui.reportdata import Period, bucket_labels
+    from else_core.stats import Period, bucket_labels
 
     labels = bucket_labels(Period(datetime.fromisoformat(since), datetime.fromisoformat(until), tz))
     assert len(labels) == count
