@@ -32,6 +32,7 @@ def imported_modules(package: str) -> list[tuple[str, str]]:
     ("package", "forbidden"),
     [
         ("webui", "psycopg"),
+        ("else_core", "webui"),
         ("else_core", "bottle"),
         ("else_core", "jinja2"),
     ],

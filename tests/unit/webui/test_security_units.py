@@ -14,7 +14,9 @@ from else_core.commands.serve import is_loopback
 from else_core.config import Config
 from else_core.errors import ConfigError
 from webui import create_app, explain
-from webui.app import _csv_cell, classify_quick, fmt_time
+from webui.context import csv_cell as _csv_cell
+from webui.context import fmt_time
+from webui.queries import classify_quick
 from webui.security import SessionCodec, csrf_ok, load_secret
 
 SECRET = b"k" * 32
