@@ -39,6 +39,7 @@ deps-test:
 lint: venv
 	$(BIN)/ruff check else_core webui tests bench tools
 	$(BIN)/ruff format --check else_core webui tests bench
+	$(BIN)/mypy  # strict, on else_core and webui (pyproject.toml [tool.mypy])
 
 pytest: venv deps-test
 	$(BIN)/python -m pytest

@@ -351,7 +351,8 @@ def locked_until(conn: psycopg.Connection, user: User) -> datetime | None:
     ).fetchone()
     if row is None or row[0] is None or row[0] <= row[1]:
         return None
-    return row[0]
+    until: datetime = row[0]
+    return until
 
 
 def session_ended(conn: psycopg.Connection, username: str, sid: str) -> bool:

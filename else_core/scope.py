@@ -19,10 +19,12 @@ from typing import Any, LiteralString, TypeAlias
 
 from psycopg import sql
 
+#: A piece of SQL (a :class:`psycopg.sql.Composable` that ``execute`` accepts).
+Statement: TypeAlias = sql.SQL | sql.Composed
 #: A SQL condition and the values of its ``%s`` placeholders, in order.
-Cond: TypeAlias = tuple[sql.Composable, list[Any]]
+Cond: TypeAlias = tuple[Statement, list[Any]]
 
-TRUE: sql.Composable = sql.SQL("true")
+TRUE = sql.SQL("true")
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +113,7 @@ def time_range(column: sql.Composable, since: Any, until: Any) -> list[Cond]:
 
 def where(conds: Iterable[Cond]) -> Cond:
     """The conditions joined with AND (``true`` when there are none), params in order."""
-    parts: list[sql.Composable] = []
+    parts: list[Statement] = []
     params: list[Any] = []
     for c, p in conds:
         parts.append(c)

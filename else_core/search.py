@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -148,6 +149,10 @@ def _number(value: Any) -> int:
 
 
 # -- e-mail filters ---------------------------------------------------------------------------
+
+#: Builds one filter's SQL condition: (operator, value, params) -> SQL text with ``%s``
+#: placeholders, the values appended to params.
+Builder = Callable[[str, Any, list[Any]], str]
 # Each entry: field -> (allowed operators, builder(op, value, params) -> SQL condition).
 
 
@@ -155,7 +160,9 @@ def _lower(v: Any) -> str:
     return str(v).strip().lower()
 
 
-def _address_or_domain(expr_addr: str, expr_domain: str, op: str, value: str, params: list) -> str:
+def _address_or_domain(
+    expr_addr: str, expr_domain: str, op: str, value: str, params: list[Any]
+) -> str:
     """``user@example.org`` matches the address; ``example.org`` or ``@example.org``
     with equals/not matches the domain."""
     v = _lower(value)
@@ -176,10 +183,10 @@ def _tx_exists(cond: str) -> str:
     return f"EXISTS (SELECT 1 FROM transactions t WHERE t.email_id = e.id AND {cond})"  # noqa: S608 - cond: a builder's literal
 
 
-def _negatable(builder_exists: Any) -> Any:
+def _negatable(builder_exists: Builder) -> Builder:
     """For one-to-many fields, ``not X`` means no row matches X (not: some row differs)."""
 
-    def build(op: str, value: Any, params: list) -> str:
+    def build(op: str, value: Any, params: list[Any]) -> str:
         if op == "not":
             return f"NOT {builder_exists('equals', value, params)}"
         if op == "not_contains":
@@ -189,7 +196,7 @@ def _negatable(builder_exists: Any) -> Any:
     return build
 
 
-def _recipient(op: str, value: Any, params: list) -> str:
+def _recipient(op: str, value: Any, params: list[Any]) -> str:
     v = _lower(value)
     if op == "equals" and "@" in v.lstrip("@"):
         params.extend([v, v])
@@ -197,30 +204,30 @@ def _recipient(op: str, value: Any, params: list) -> str:
     return _rcpt_exists(_address_or_domain("lower(r.address)", "r.domain", op, v, params))
 
 
-def _status(op: str, value: Any, params: list) -> str:
+def _status(op: str, value: Any, params: list[Any]) -> str:
     v = _lower(value)
     params.extend([v, v])
     return f"(e.status = %s OR (e.status = 'mixed' AND {_rcpt_exists('r.status = %s')}))"
 
 
-def _status_any(op: str, value: Any, params: list) -> str:
+def _status_any(op: str, value: Any, params: list[Any]) -> str:
     if op == "equals":
         return _status(op, value, params)
     return f"NOT {_status('equals', value, params)}"
 
 
-def _client(op: str, value: Any, params: list) -> str:
+def _client(op: str, value: Any, params: list[Any]) -> str:
     v = _lower(value)
     a = _text_cond("lower(e.client)", op, v, params)
     b = _text_cond("e.client_ip", op, v, params)
     return f"({a} {'AND' if op in ('not', 'not_contains') else 'OR'} {b})"
 
 
-def _message_id(op: str, value: Any, params: list) -> str:
+def _message_id(op: str, value: Any, params: list[Any]) -> str:
     return _text_cond("e.message_id", op, str(value).strip().strip("<>"), params)
 
 
-def _direction(op: str, value: Any, params: list) -> str:
+def _direction(op: str, value: Any, params: list[Any]) -> str:
     v = _lower(value)
     if v not in ("incoming", "outgoing", "relay", "filter", "mixed"):
         raise SearchError("direction must be incoming, outgoing, relay, filter or mixed")
@@ -233,21 +240,21 @@ def _direction(op: str, value: Any, params: list) -> str:
     return cond if op == "equals" else f"NOT ({cond})"
 
 
-def _size(op: str, value: Any, params: list) -> str:
+def _size(op: str, value: Any, params: list[Any]) -> str:
     params.append(_number(value))
     sym = {"equals": "=", "not": "<>", "gt": ">", "lt": "<", "ge": ">=", "le": "<="}[op]
     return f"e.size {sym} %s"
 
 
-def _simple(expr: str, lower: bool = True) -> Any:
-    def build(op: str, value: Any, params: list) -> str:
+def _simple(expr: str, lower: bool = True) -> Builder:
+    def build(op: str, value: Any, params: list[Any]) -> str:
         v = _lower(value) if lower else str(value).strip()
         return _text_cond(expr, op, v, params)
 
     return build
 
 
-EMAIL_FIELDS: dict[str, tuple[tuple[str, ...], Any]] = {
+EMAIL_FIELDS: dict[str, tuple[tuple[str, ...], Builder]] = {
     "sender": (
         TEXT_OPS,
         lambda op, v, p: _address_or_domain("lower(e.sender)", "e.sender_domain", op, v, p),
@@ -286,7 +293,7 @@ EMAIL_FIELDS: dict[str, tuple[tuple[str, ...], Any]] = {
     "size": (NUMBER_OPS, _size),
 }
 
-REJECT_FIELDS: dict[str, tuple[tuple[str, ...], Any]] = {
+REJECT_FIELDS: dict[str, tuple[tuple[str, ...], Builder]] = {
     "sender": (TEXT_OPS, _simple("lower(j.sender)")),
     "recipient": (TEXT_OPS, _simple("lower(j.recipient)")),
     "client": (
@@ -389,7 +396,7 @@ def _page(conn: psycopg.Connection, table: _Table, conds: list[Cond], query: Que
     if key not in sorts:
         raise SearchError(f"unknown sort {query.sort!r}: use one of {', '.join(sorts)}")
     col_text, idcol_text = sorts[key]
-    col, idcol = sql.SQL(col_text), sql.SQL(idcol_text)  # type: ignore[arg-type]  # SORTS literals
+    col, idcol = sql.SQL(col_text), sql.SQL(idcol_text)  # the SORTS tables' literals
     limit = max(1, min(int(query.limit), MAX_LIMIT))
     page_conds = list(conds)
     if query.after:

@@ -23,6 +23,7 @@ from else_core.model import STATUSES
 from else_core.scope import (
     Cond,
     Scope,
+    Statement,
     cond,
     email_conditions,
     reject_conditions,
@@ -124,7 +125,9 @@ def _recipients_from(q: StatsQuery) -> Cond:
     return sql.SQL("FROM email_recipients r WHERE {}").format(w), params
 
 
-def _fill(conn: psycopg.Connection, q: StatsQuery, bucket: str, top: int, out: dict) -> None:
+def _fill(
+    conn: psycopg.Connection, q: StatsQuery, bucket: str, top: int, out: dict[str, Any]
+) -> None:
     w, p = _where(q)
     rows = conn.execute(
         sql.SQL(
@@ -211,12 +214,12 @@ def _fill(conn: psycopg.Connection, q: StatsQuery, bucket: str, top: int, out: d
 
 
 def _fill_rollups(
-    conn: psycopg.Connection, q: StatsQuery, bucket: str, top: int, out: dict
+    conn: psycopg.Connection, q: StatsQuery, bucket: str, top: int, out: dict[str, Any]
 ) -> None:
     """The same report from stats_hourly / stats_daily (see migration 0004)."""
     hosts = list(q.hosts) or ["*"]
 
-    def hourly(kind: str) -> list[tuple]:
+    def hourly(kind: str) -> list[tuple[Any, ...]]:
         w, params = where(
             [
                 cond("kind = %s", kind),
@@ -232,7 +235,7 @@ def _fill_rollups(
             [bucket, *params],
         ).fetchall()
 
-    def daily(kind: str) -> list[tuple]:
+    def daily(kind: str) -> list[tuple[Any, ...]]:
         single_day = (
             q.since is not None
             and q.until is not None
@@ -292,7 +295,9 @@ def _fill_rollups(
     ]
 
 
-def daily_all(conn: psycopg.Connection, q: StatsQuery, hosts: list[str], kind: str) -> list[tuple]:
+def daily_all(
+    conn: psycopg.Connection, q: StatsQuery, hosts: list[str], kind: str
+) -> list[tuple[Any, ...]]:
     """Every key of a daily rollup kind (a short list: e.g. reject actions)."""
     w, params = where(
         [
@@ -404,7 +409,7 @@ class Report:
     title: str
     columns: tuple[str, ...]
     template: LiteralString
-    parts: dict[str, sql.Composable] = field(default_factory=dict)
+    parts: dict[str, Statement] = field(default_factory=dict)
     over_rejects: bool = False
     ranked: bool = False
     limited: bool = True
@@ -418,7 +423,9 @@ class Report:
         tail: list[Any] = [TOP_N] if self.limited else []
         return stmt, [*lead, *params, *tail]
 
-    def run(self, conn: psycopg.Connection, p: Period, order: str = "count") -> list[tuple]:
+    def run(
+        self, conn: psycopg.Connection, p: Period, order: str = "count"
+    ) -> list[tuple[Any, ...]]:
         stmt, params = self.query(p, order)
         return conn.execute(stmt, params).fetchall()
 
@@ -429,13 +436,13 @@ _TOP: LiteralString = (
 )
 
 
-def _top(name: str, title: str, header: str, key: LiteralString, join: sql.Composable) -> Report:
+def _top(name: str, title: str, header: str, key: LiteralString, join: Statement) -> Report:
     """A ranked "top N" report over e-mails: key, e-mails, bytes."""
     parts = {"key": sql.SQL(key), "join": join}
     return Report(name, title, (header, "e-mails", "bytes"), _TOP, parts, ranked=True)
 
 
-def _reason(expr: LiteralString) -> dict[str, sql.Composable]:
+def _reason(expr: LiteralString) -> dict[str, Statement]:
     return {"reason": _NORMALISE.format(sql.SQL(expr))}
 
 

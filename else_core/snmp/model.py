@@ -39,8 +39,9 @@ class QueueSizes:
 
     @property
     def total(self) -> int | None:
-        values = [getattr(self, q) for q in QUEUES]
-        return None if any(v is None for v in values) else sum(values)  # type: ignore[arg-type]
+        values: list[int | None] = [getattr(self, q) for q in QUEUES]
+        known = [v for v in values if v is not None]
+        return sum(known) if len(known) == len(values) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,9 +80,9 @@ class HostStatus:
     @property
     def mem_used_kb(self) -> int | None:
         parts = (self.mem_total_kb, self.mem_free_kb, self.mem_buffer_kb, self.mem_cached_kb)
-        if any(p is None for p in parts):
+        total, free, buffers, cached = parts
+        if total is None or free is None or buffers is None or cached is None:
             return None
-        total, free, buffers, cached = parts  # type: ignore[misc]
         return max(0, total - free - buffers - cached)
 
     def metrics(self) -> dict[str, Any]:
