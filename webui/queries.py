@@ -16,8 +16,8 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from else_core.queueid import valid_queue_id
 from else_core.search import EMAIL_SORTS, Filter, Query, SearchError, parse_time
-from else_core.snmp.model import valid_queue_id
 
 ADDRESS = re.compile(r"<?([^\s<>@]+@[^\s<>@]+\.[^\s<>@]+)>?")
 DOMAIN = re.compile(r"@?[A-Za-z0-9.-]+\.[A-Za-z]{2,}")

@@ -15,9 +15,9 @@ from bottle import Bottle, HTTPError, redirect, response
 from else_core import accounts
 from else_core import servers as servers_mod
 from else_core.errors import ElseError
+from else_core.queueid import valid_queue_id
 from else_core.snmp.audit import control_with_audit
 from else_core.snmp.client import SnmpManager, targets_from_config
-from else_core.snmp.model import valid_queue_id
 from webui import charts
 from webui.context import ctx, f, q, render, settings_of
 from webui.views.admin import me
