@@ -23,8 +23,6 @@ from webui import session, views
 from webui.context import ENV_KEY, Settings, make_env
 from webui.security import load_secret, security_headers
 
-DEFAULT_SECRET_FILE = "/etc/else/web-secret"  # noqa: S105 - a path, not a secret
-
 
 class ElseApp(Bottle):
     """Bottle plus the security headers on every response, whatever produced it."""
@@ -77,18 +75,18 @@ def create_app(
     otherwise ``[web] insecure_http = true`` must say so in the file.
     """
     cfg = config if config is not None else config_mod.load()
-    web = cfg.section("web")
+    web = cfg.web
     if secret is None:
-        secret = load_secret(web.get("secret_file", DEFAULT_SECRET_FILE))
+        secret = load_secret(web.secret_file)
     if secure_cookies is None:
-        secure_cookies = not bool(web.get("insecure_http", False))
+        secure_cookies = not web.insecure_http
     settings = Settings(
         dsn=cfg.dsn(dsn, role="web"),
         secret=secret,
         secure_cookies=secure_cookies,
         config=cfg,
-        default_tz=str(web.get("timezone", "UTC")),
-        session_max_age=int(web.get("session_max_age", 12 * 3600)),
+        default_tz=web.timezone,
+        session_max_age=web.session_max_age,
     )
     app = ElseApp()
     app.secure_cookies = secure_cookies
