@@ -79,8 +79,8 @@ def _where(q: StatsQuery, alias: str = "e") -> Cond:
 def compute(conn: psycopg.Connection, q: StatsQuery) -> dict[str, Any]:
     bucket = q.bucket
     if bucket is None:
-        short = q.since is not None and q.until is not None
-        bucket = "hour" if short and q.until - q.since <= timedelta(days=3) else "day"  # type: ignore[operator]
+        span = q.until - q.since if q.since is not None and q.until is not None else None
+        bucket = "hour" if span is not None and span <= timedelta(days=3) else "day"
     if bucket not in BUCKETS:
         raise ValueError(f"bucket must be one of {BUCKETS}")
     top = max(1, int(q.top))
@@ -236,17 +236,18 @@ def _fill_rollups(
         ).fetchall()
 
     def daily(kind: str) -> list[tuple[Any, ...]]:
+        since, until = q.since, q.until
         single_day = (
-            q.since is not None
-            and q.until is not None
-            and q.until - q.since == timedelta(days=1)
+            since is not None
+            and until is not None
+            and until - since == timedelta(days=1)
             and len(hosts) == 1
         )
-        if single_day:  # equality on (day, host, kind): the index is already in n order
+        if single_day and since is not None:  # equality on (day, host, kind): index in n order
             return conn.execute(
                 "SELECT key, n, bytes FROM stats_daily WHERE kind = %s AND day = %s"
                 " AND host = %s AND n > 0 ORDER BY n DESC, key LIMIT %s",
-                [kind, q.since.astimezone(UTC).date(), hosts[0], top],  # type: ignore[union-attr]
+                [kind, since.astimezone(UTC).date(), hosts[0], top],
             ).fetchall()
         w, params = where(
             [
