@@ -37,9 +37,13 @@ $(VENV)/.installed: pyproject.toml requirements.txt requirements-dev.txt
 deps-test:
 	tools/apt-ensure $(TEST_APT_PACKAGES)
 
+# Python scripts the roles install on managed hosts (no .py suffix: named explicitly).
+AGENT_SCRIPTS := agents/snmpd/else-snmp-ctl agents/snmpd/else-postfix-ctl agents/snmpd/else-queue-list
+
 lint: venv
-	$(BIN)/ruff check else_core webui tests bench tools
-	$(BIN)/ruff format --check else_core webui tests bench
+	$(BIN)/ruff check else_core webui tests bench tools $(AGENT_SCRIPTS)
+	$(BIN)/ruff format --check else_core webui tests bench $(AGENT_SCRIPTS)
+	$(BIN)/mypy  # strict, on else_core and webui (pyproject.toml [tool.mypy])
 
 pytest: venv deps-test
 	$(BIN)/python -m pytest

@@ -16,7 +16,7 @@ Why these choices:
   prefix lets a user tell tokens apart in a list.
 * Scope: what a user may see is the union of their groups' domains and addresses, on
   the union of their groups' servers (a group with no server means every server).
-  Admins are unrestricted. :class:`else_core.search.Scope` turns it into SQL.
+  Admins are unrestricted. :class:`else_core.scope.Scope` turns it into SQL.
 """
 
 from __future__ import annotations
@@ -34,11 +34,12 @@ from typing import Any
 import psycopg
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from else_core.errors import ElseError
-from else_core.search import Scope
+from else_core.scope import Scope
 
 LOCK_AFTER = 5
 LOCK_SECONDS = 300
@@ -121,7 +122,7 @@ class Token:
     revoked: bool
 
 
-_USER_COLS = (
+_USER_COLS = sql.SQL(
     "id, username, is_admin, active, email, failed_logins, created_at, last_login,"
     " password_changed_at, timezone"
 )
@@ -157,19 +158,25 @@ def hash_password(password: str) -> str:
 
 def get_user(conn: psycopg.Connection, username: str) -> User | None:
     with conn.cursor(row_factory=dict_row) as cur:
-        row = cur.execute(f"SELECT {_USER_COLS} FROM users WHERE username = %s", (username,))
+        row = cur.execute(
+            sql.SQL("SELECT {} FROM users WHERE username = %s").format(_USER_COLS), (username,)
+        )
         return _user(row.fetchone())
 
 
 def get_user_by_id(conn: psycopg.Connection, user_id: int) -> User | None:
     with conn.cursor(row_factory=dict_row) as cur:
-        row = cur.execute(f"SELECT {_USER_COLS} FROM users WHERE id = %s", (user_id,))
+        row = cur.execute(
+            sql.SQL("SELECT {} FROM users WHERE id = %s").format(_USER_COLS), (user_id,)
+        )
         return _user(row.fetchone())
 
 
 def list_users(conn: psycopg.Connection) -> list[User]:
     with conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute(f"SELECT {_USER_COLS} FROM users ORDER BY username").fetchall()
+        rows = cur.execute(
+            sql.SQL("SELECT {} FROM users ORDER BY username").format(_USER_COLS)
+        ).fetchall()
     return [User(**r) for r in rows]
 
 
@@ -186,8 +193,10 @@ def add_user(
     try:
         with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
             row = cur.execute(
-                "INSERT INTO users (username, password_hash, is_admin, email, password_changed_at)"
-                f" VALUES (%s, %s, %s, %s, now()) RETURNING {_USER_COLS}",
+                sql.SQL(
+                    "INSERT INTO users (username, password_hash, is_admin, email,"
+                    " password_changed_at) VALUES (%s, %s, %s, %s, now()) RETURNING {}"
+                ).format(_USER_COLS),
                 (username, digest, is_admin, email),
             ).fetchone()
     except psycopg.errors.UniqueViolation:
@@ -308,7 +317,7 @@ def _verify(digest: str | None, password: str) -> bool:
         return False
 
 
-def audit(
+def audit(  # noqa: PLR0913 - one argument per audit_log column, as callers read them
     conn: psycopg.Connection,
     actor: str | None,
     action: str,
@@ -342,7 +351,8 @@ def locked_until(conn: psycopg.Connection, user: User) -> datetime | None:
     ).fetchone()
     if row is None or row[0] is None or row[0] <= row[1]:
         return None
-    return row[0]
+    until: datetime = row[0]
+    return until
 
 
 def session_ended(conn: psycopg.Connection, username: str, sid: str) -> bool:
@@ -371,7 +381,8 @@ def authenticate(
     password = (password or "")[:MAX_PASSWORD]
     with conn.cursor(row_factory=dict_row) as cur:
         row = cur.execute(
-            f"SELECT {_USER_COLS}, password_hash FROM users WHERE username = %s", (username,)
+            sql.SQL("SELECT {}, password_hash FROM users WHERE username = %s").format(_USER_COLS),
+            (username,),
         ).fetchone()
     detail = {"source": source} if source else None
     if row is None:
@@ -557,9 +568,10 @@ def group_add(conn: psycopg.Connection, group: str, kind: str, value: str) -> st
     table, column, norm = _MEMBER_KINDS[kind]
     v = norm(value)
     with conn.transaction():
-        # table/column come from the fixed table above, never from input.
         conn.execute(
-            f"INSERT INTO {table} (group_id, {column}) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+            sql.SQL("INSERT INTO {} (group_id, {}) VALUES (%s, %s) ON CONFLICT DO NOTHING").format(
+                sql.Identifier(table), sql.Identifier(column)
+            ),
             (gid, v),
         )
     return v
@@ -579,7 +591,10 @@ def group_remove(conn: psycopg.Connection, group: str, kind: str, value: str) ->
             raise AccountError(f"unknown group entry kind {kind!r}")
         table, column, _norm = _MEMBER_KINDS[kind]
         conn.execute(
-            f"DELETE FROM {table} WHERE group_id = %s AND {column} = %s", (gid, value.strip())
+            sql.SQL("DELETE FROM {} WHERE group_id = %s AND {} = %s").format(
+                sql.Identifier(table), sql.Identifier(column)
+            ),
+            (gid, value.strip()),
         )
 
 

@@ -41,9 +41,9 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from else_core.errors import ConfigError
 
@@ -55,6 +55,86 @@ DSN_KEYS = {
     "owner": ("owner_dsn", "ELSE_OWNER_DSN"),
     "web": ("web_dsn", "ELSE_WEB_DSN"),
 }
+
+
+# -- sections: one dataclass each, its defaults the only ones in Python ---------------------
+# The role's defaults/main.yml writes every key; these defaults apply when a file (a
+# developer's, a test's) leaves a key out.
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseSection:
+    dsn: str = ""
+    owner_dsn: str = ""
+    web_dsn: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class IngestSection:
+    batch_size: int = 5000
+    poll_interval: float = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class WebSection:
+    secret_file: str = "/etc/else/web-secret"  # noqa: S105 - a path, not a secret
+    base_url: str = ""
+    insecure_http: bool = False
+    timezone: str = "UTC"
+    session_max_age: int = 12 * 3600
+
+
+@dataclass(frozen=True, slots=True)
+class SnmpSection:
+    user: str = ""
+    auth_protocol: str = "SHA-256"
+    auth_key: str = ""
+    priv_protocol: str = "AES"
+    priv_key: str = ""
+    port: int = 161
+    timeout: float = 2.0
+    retries: int = 1
+    poll_interval: float = 60
+    down_after: int = 3
+
+
+#: Section name -> its dataclass (``[[servers]]`` is a list, read by ``Config.servers``).
+SECTIONS: dict[str, type[Any]] = {
+    "database": DatabaseSection,
+    "ingest": IngestSection,
+    "web": WebSection,
+    "snmp": SnmpSection,
+}
+#: The built-in defaults, for code that reads a raw section table.
+SNMP_DEFAULTS = SnmpSection()
+_S = TypeVar("_S")
+_TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
+
+
+def _typed(want: type[Any], value: Any) -> bool:
+    if want is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if want is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, want)
+
+
+def section_problems(name: str, table: dict[str, Any]) -> list[str]:
+    """What is wrong with a section's table: unknown keys and values of the wrong type."""
+    cls = SECTIONS[name]
+    types = {f.name: _field_type(f) for f in fields(cls)}
+    out = []
+    for key, value in table.items():
+        if key not in types:
+            out.append(f"[{name}] unknown key {key!r} (known: {', '.join(types)})")
+        elif not _typed(types[key], value):
+            out.append(f"[{name}] {key} must be {_TYPE_NAMES[types[key]]}, not {value!r}")
+    return out
+
+
+def _field_type(f: Any) -> type[Any]:
+    """A section field's type (the annotations are strings under PEP 563)."""
+    return {"str": str, "int": int, "float": float, "bool": bool}[str(f.type)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +157,28 @@ class Config:
 
     def get(self, section: str, key: str, default: Any = None) -> Any:
         return self.section(section).get(key, default)
+
+    def typed(self, name: str, cls: type[_S]) -> _S:
+        """Section ``name`` as its dataclass; a value of the wrong type is a ConfigError
+        (an unknown key is not: ``elsectl config check`` reports those)."""
+        table = self.section(name)
+        problems = [p for p in section_problems(name, table) if "unknown key" not in p]
+        if problems:
+            raise ConfigError(f"{self.path or DEFAULT_PATH}: {problems[0]}")
+        known = {f.name for f in fields(cls)}  # type: ignore[arg-type]  # a dataclass
+        return cls(**{k: v for k, v in table.items() if k in known})
+
+    @property
+    def ingest(self) -> IngestSection:
+        return self.typed("ingest", IngestSection)
+
+    @property
+    def web(self) -> WebSection:
+        return self.typed("web", WebSection)
+
+    @property
+    def snmp(self) -> SnmpSection:
+        return self.typed("snmp", SnmpSection)
 
     def dsn(self, override: str | None = None, role: str = "worker") -> str:
         """The PostgreSQL connection string, or a ConfigError that says where to set one.
@@ -115,6 +217,38 @@ class Config:
                 raise ConfigError(f"{self.path}: server {name!r}: role must be one of {roles}")
             out.append(ServerConfig(str(raw["name"]), str(raw.get("address", raw["name"])), role))
         return out
+
+
+def check(cfg: Config) -> list[str]:
+    """Every problem of a configuration (empty: it is fine), for ``elsectl config check``."""
+    out = []
+    for name, value in cfg.data.items():
+        if name == "servers":
+            continue
+        if name not in SECTIONS:
+            out.append(f"unknown section [{name}] (known: {', '.join([*SECTIONS, 'servers'])})")
+        elif not isinstance(value, dict):
+            out.append(f"[{name}] must be a table")
+        else:
+            out += section_problems(name, value)
+    servers = cfg.data.get("servers", [])
+    if not isinstance(servers, list):
+        out.append("servers must be [[servers]] tables")
+    else:
+        try:
+            names = [s.name for s in cfg.servers]
+        except ConfigError as exc:
+            out.append(str(exc).removeprefix(f"{cfg.path}: "))
+        else:
+            dupes = sorted({n for n in names if names.count(n) > 1})
+            out += [f"server {n!r} is listed twice" for n in dupes]
+    snmp = cfg.data.get("snmp")
+    if isinstance(snmp, dict):
+        if str(snmp.get("auth_protocol", "SHA-256")).upper() not in ("SHA-256", "SHA-512", "SHA"):
+            out.append("[snmp] auth_protocol must be SHA-256, SHA-512 or SHA")
+        if str(snmp.get("priv_protocol", "AES")).upper() not in ("AES", "AES-256"):
+            out.append("[snmp] priv_protocol must be AES or AES-256")
+    return out
 
 
 def load(path: str | os.PathLike[str] | None = None) -> Config:

@@ -25,6 +25,10 @@ STATUSES = (
     "queued",
 )
 
+#: An e-mail's status: one of :data:`STATUSES`, or ``mixed`` when its recipients differ
+#: (what the search's status filter and the WUI's status choices offer).
+EMAIL_STATUSES = (*STATUSES, "mixed")
+
 #: How a transaction came to be.
 ORIGINS = ("smtpd", "pickup", "bounce", "forward", "filter", "requeue", "relay", "unknown")
 

@@ -14,14 +14,40 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import psycopg
+from psycopg import sql
 from psycopg.rows import dict_row
 
 from else_core.errors import ElseError
+from else_core.scope import (
+    Cond,
+    Scope,
+    email_conditions,
+    reject_conditions,
+    time_range,
+    where,
+)
+
+__all__ = [
+    "EMAIL_FIELDS",
+    "EMAIL_SORTS",
+    "REJECT_FIELDS",
+    "Filter",
+    "Page",
+    "Query",
+    "Scope",
+    "SearchError",
+    "email_detail",
+    "parse_time",
+    "search_emails",
+    "search_rejects",
+    "summary",
+]
 
 COUNT_CAP = 10000
 MAX_LIMIT = 1000
@@ -59,23 +85,6 @@ class Filter:
     field: str
     value: Any
     op: str = "equals"
-
-
-@dataclass(frozen=True, slots=True)
-class Scope:
-    """What a user may see. ``None`` = no restriction on that axis; an empty list = none.
-
-    Mail is visible when it went through one of ``servers`` and its sender or one of
-    its recipients is in ``domains`` or ``addresses``.
-    """
-
-    servers: tuple[str, ...] | None = None
-    domains: tuple[str, ...] | None = None
-    addresses: tuple[str, ...] | None = None
-
-    @property
-    def unrestricted(self) -> bool:
-        return self.servers is None and self.domains is None and self.addresses is None
 
 
 @dataclass(slots=True)
@@ -140,6 +149,10 @@ def _number(value: Any) -> int:
 
 
 # -- e-mail filters ---------------------------------------------------------------------------
+
+#: Builds one filter's SQL condition: (operator, value, params) -> SQL text with ``%s``
+#: placeholders, the values appended to params.
+Builder = Callable[[str, Any, list[Any]], str]
 # Each entry: field -> (allowed operators, builder(op, value, params) -> SQL condition).
 
 
@@ -147,7 +160,9 @@ def _lower(v: Any) -> str:
     return str(v).strip().lower()
 
 
-def _address_or_domain(expr_addr: str, expr_domain: str, op: str, value: str, params: list) -> str:
+def _address_or_domain(
+    expr_addr: str, expr_domain: str, op: str, value: str, params: list[Any]
+) -> str:
     """``user@example.org`` matches the address; ``example.org`` or ``@example.org``
     with equals/not matches the domain."""
     v = _lower(value)
@@ -156,18 +171,22 @@ def _address_or_domain(expr_addr: str, expr_domain: str, op: str, value: str, pa
     return _text_cond(expr_addr, op, v, params)
 
 
+# The builders below join SQL literals of this module (a field's expression, an
+# operator's form) and put every value into ``params``; ruff's S608 cannot see that.
+
+
 def _rcpt_exists(cond: str) -> str:
-    return f"EXISTS (SELECT 1 FROM email_recipients r WHERE r.email_id = e.id AND {cond})"
+    return f"EXISTS (SELECT 1 FROM email_recipients r WHERE r.email_id = e.id AND {cond})"  # noqa: S608 - cond: a builder's literal
 
 
 def _tx_exists(cond: str) -> str:
-    return f"EXISTS (SELECT 1 FROM transactions t WHERE t.email_id = e.id AND {cond})"
+    return f"EXISTS (SELECT 1 FROM transactions t WHERE t.email_id = e.id AND {cond})"  # noqa: S608 - cond: a builder's literal
 
 
-def _negatable(builder_exists: Any) -> Any:
+def _negatable(builder_exists: Builder) -> Builder:
     """For one-to-many fields, ``not X`` means no row matches X (not: some row differs)."""
 
-    def build(op: str, value: Any, params: list) -> str:
+    def build(op: str, value: Any, params: list[Any]) -> str:
         if op == "not":
             return f"NOT {builder_exists('equals', value, params)}"
         if op == "not_contains":
@@ -177,7 +196,7 @@ def _negatable(builder_exists: Any) -> Any:
     return build
 
 
-def _recipient(op: str, value: Any, params: list) -> str:
+def _recipient(op: str, value: Any, params: list[Any]) -> str:
     v = _lower(value)
     if op == "equals" and "@" in v.lstrip("@"):
         params.extend([v, v])
@@ -185,58 +204,57 @@ def _recipient(op: str, value: Any, params: list) -> str:
     return _rcpt_exists(_address_or_domain("lower(r.address)", "r.domain", op, v, params))
 
 
-def _status(op: str, value: Any, params: list) -> str:
+def _status(op: str, value: Any, params: list[Any]) -> str:
     v = _lower(value)
     params.extend([v, v])
     return f"(e.status = %s OR (e.status = 'mixed' AND {_rcpt_exists('r.status = %s')}))"
 
 
-def _status_any(op: str, value: Any, params: list) -> str:
+def _status_any(op: str, value: Any, params: list[Any]) -> str:
     if op == "equals":
         return _status(op, value, params)
     return f"NOT {_status('equals', value, params)}"
 
 
-def _client(op: str, value: Any, params: list) -> str:
+def _client(op: str, value: Any, params: list[Any]) -> str:
     v = _lower(value)
     a = _text_cond("lower(e.client)", op, v, params)
     b = _text_cond("e.client_ip", op, v, params)
     return f"({a} {'AND' if op in ('not', 'not_contains') else 'OR'} {b})"
 
 
-def _message_id(op: str, value: Any, params: list) -> str:
+def _message_id(op: str, value: Any, params: list[Any]) -> str:
     return _text_cond("e.message_id", op, str(value).strip().strip("<>"), params)
 
 
-def _direction(op: str, value: Any, params: list) -> str:
+def _direction(op: str, value: Any, params: list[Any]) -> str:
     v = _lower(value)
     if v not in ("incoming", "outgoing", "relay", "filter", "mixed"):
         raise SearchError("direction must be incoming, outgoing, relay, filter or mixed")
     params.append(v)
-    expr = (
-        "CASE WHEN s.role IN ('incoming', 'outgoing', 'relay', 'filter') THEN s.role"
-        " ELSE e.direction END"
+    cond = (
+        "(SELECT CASE WHEN s.role IN ('incoming', 'outgoing', 'relay', 'filter') THEN s.role"
+        " ELSE e.direction END FROM (SELECT (SELECT role FROM servers WHERE name = e.host)"
+        " AS role) s) = %s"
     )
-    cond = f"(SELECT {expr} FROM (SELECT (SELECT role FROM servers WHERE name = e.host)"
-    cond += " AS role) s) = %s"
     return cond if op == "equals" else f"NOT ({cond})"
 
 
-def _size(op: str, value: Any, params: list) -> str:
+def _size(op: str, value: Any, params: list[Any]) -> str:
     params.append(_number(value))
     sym = {"equals": "=", "not": "<>", "gt": ">", "lt": "<", "ge": ">=", "le": "<="}[op]
     return f"e.size {sym} %s"
 
 
-def _simple(expr: str, lower: bool = True) -> Any:
-    def build(op: str, value: Any, params: list) -> str:
+def _simple(expr: str, lower: bool = True) -> Builder:
+    def build(op: str, value: Any, params: list[Any]) -> str:
         v = _lower(value) if lower else str(value).strip()
         return _text_cond(expr, op, v, params)
 
     return build
 
 
-EMAIL_FIELDS: dict[str, tuple[tuple[str, ...], Any]] = {
+EMAIL_FIELDS: dict[str, tuple[tuple[str, ...], Builder]] = {
     "sender": (
         TEXT_OPS,
         lambda op, v, p: _address_or_domain("lower(e.sender)", "e.sender_domain", op, v, p),
@@ -275,7 +293,7 @@ EMAIL_FIELDS: dict[str, tuple[tuple[str, ...], Any]] = {
     "size": (NUMBER_OPS, _size),
 }
 
-REJECT_FIELDS: dict[str, tuple[tuple[str, ...], Any]] = {
+REJECT_FIELDS: dict[str, tuple[tuple[str, ...], Builder]] = {
     "sender": (TEXT_OPS, _simple("lower(j.sender)")),
     "recipient": (TEXT_OPS, _simple("lower(j.recipient)")),
     "client": (
@@ -306,10 +324,10 @@ EMAIL_SORTS = {
 REJECT_SORTS = {"time": ("j.at", "j.seq")}
 
 
-def _conditions(
-    filters: list[Filter], table: dict[str, tuple[tuple[str, ...], Any]], params: list
-) -> list[str]:
-    out = []
+def _conditions(filters: list[Filter], table: dict[str, tuple[tuple[str, ...], Any]]) -> list[Cond]:
+    """Each filter as a condition. The builders join SQL literals of this module (the
+    field's expression, the operator's form); the value is always a parameter."""
+    out: list[Cond] = []
     for f in filters:
         entry = table.get(f.field)
         if entry is None:
@@ -321,56 +339,9 @@ def _conditions(
             )
         if f.value is None or (isinstance(f.value, str) and not f.value.strip()):
             raise SearchError(f"{f.field}: empty value")
-        out.append(build(f.op, f.value, params))
-    return out
-
-
-def _time_range(column: str, since: Any, until: Any, conds: list[str], params: list[Any]) -> None:
-    """The half-open range ``since <= column < until`` (either end optional), so consecutive
-    periods never count a row twice. ``column`` is a literal of this package, never input."""
-    if since is not None:
-        conds.append(f"{column} >= %s")
-        params.append(since)
-    if until is not None:
-        conds.append(f"{column} < %s")
-        params.append(until)
-
-
-def _scope_email(scope: Scope | None, params: list) -> list[str]:
-    if scope is None or scope.unrestricted:
-        return []
-    out = []
-    if scope.servers is not None:
-        params.append(list(scope.servers))
-        out.append("e.host = ANY(%s)")
-    if scope.domains is not None or scope.addresses is not None:
-        domains = [d.lower().lstrip("@") for d in scope.domains or ()]
-        addresses = [a.lower() for a in scope.addresses or ()]
-        params.extend([domains, addresses, domains, addresses])
-        out.append(
-            "(e.sender_domain = ANY(%s) OR lower(e.sender) = ANY(%s) OR "
-            + _rcpt_exists("(r.domain = ANY(%s) OR lower(r.address) = ANY(%s))")
-            + ")"
-        )
-    return out
-
-
-def _scope_reject(scope: Scope | None, params: list) -> list[str]:
-    if scope is None or scope.unrestricted:
-        return []
-    out = []
-    if scope.servers is not None:
-        params.append(list(scope.servers))
-        out.append("j.host = ANY(%s)")
-    if scope.domains is not None or scope.addresses is not None:
-        domains = [d.lower().lstrip("@") for d in scope.domains or ()]
-        addresses = [a.lower() for a in scope.addresses or ()]
-        params.extend([domains, domains, addresses, addresses])
-        out.append(
-            "(lower(split_part(j.sender, '@', 2)) = ANY(%s)"
-            " OR lower(split_part(j.recipient, '@', 2)) = ANY(%s)"
-            " OR lower(j.sender) = ANY(%s) OR lower(j.recipient) = ANY(%s))"
-        )
+        params: list[Any] = []
+        text = build(f.op, f.value, params)
+        out.append((sql.SQL(text), params))
     return out
 
 
@@ -394,47 +365,65 @@ def _decode_cursor(token: str, sort_col: str) -> list[Any]:
         raise SearchError("invalid page cursor") from None
 
 
-def _page(
-    conn: psycopg.Connection,
-    *,
-    table: str,
-    alias: str,
-    select: str,
-    where: list[str],
-    params: list[Any],
-    sorts: dict[str, tuple[str, str]],
-    query: Query,
-) -> Page:
+@dataclass(frozen=True, slots=True)
+class _Table:
+    """What a search pages through: the table, its alias, the columns and the sorts."""
+
+    name: str
+    alias: str
+    select: sql.Composable
+    sorts: dict[str, tuple[str, str]]
+
+
+_EMAILS = _Table("emails", "e", sql.SQL("e.id, e.doc"), EMAIL_SORTS)
+_REJECTS = _Table(
+    "rejects",
+    "j",
+    sql.SQL(
+        "j.seq, j.email_id, j.at, j.host, j.queue_id, j.daemon, j.action, j.stage,"
+        " j.client, j.client_ip, j.sender, j.recipient, j.helo, j.proto, j.code, j.dsn,"
+        " j.reason"
+    ),
+    REJECT_SORTS,
+)
+
+
+def _page(conn: psycopg.Connection, table: _Table, conds: list[Cond], query: Query) -> Page:
+    """One page of ``table`` (keyset pagination) and, if asked, the capped total."""
     desc = query.sort.startswith("-")
     key = query.sort.lstrip("-")
+    sorts = table.sorts
     if key not in sorts:
         raise SearchError(f"unknown sort {query.sort!r}: use one of {', '.join(sorts)}")
-    col, idcol = sorts[key]
+    col_text, idcol_text = sorts[key]
+    col, idcol = sql.SQL(col_text), sql.SQL(idcol_text)  # the SORTS tables' literals
     limit = max(1, min(int(query.limit), MAX_LIMIT))
-    base_where = list(where)
-    base_params = list(params)
-    page_where = list(where)
-    page_params = list(params)
+    page_conds = list(conds)
     if query.after:
-        last, last_id = _decode_cursor(query.after, col)
-        cmp = "<" if desc else ">"
-        page_where.append(f"({col}, {idcol}) {cmp} (%s, %s)")
-        page_params.extend([last, last_id])
-    order = "DESC" if desc else "ASC"
-    wsql = " AND ".join(page_where) or "true"
-    sql = (
-        f"SELECT {select}, {col} AS sort_key, {idcol} AS sort_id FROM {table} {alias}"
-        f" WHERE {wsql} ORDER BY {col} {order} NULLS LAST, {idcol} {order} LIMIT %s"
+        last, last_id = _decode_cursor(query.after, col_text)
+        cmp = sql.SQL("<" if desc else ">")
+        page_conds.append(
+            (sql.SQL("({}, {}) {} (%s, %s)").format(col, idcol, cmp), [last, last_id])
+        )
+    order = sql.SQL("DESC" if desc else "ASC")
+    source = sql.SQL("{} {}").format(sql.Identifier(table.name), sql.Identifier(table.alias))
+    page_where, page_params = where(page_conds)
+    stmt = sql.SQL(
+        "SELECT {select}, {col} AS sort_key, {idcol} AS sort_id FROM {source}"
+        " WHERE {where} ORDER BY {col} {order} NULLS LAST, {idcol} {order} LIMIT %s"
+    ).format(
+        select=table.select, col=col, idcol=idcol, source=source, where=page_where, order=order
     )
     with conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute(sql, [*page_params, limit + 1]).fetchall()  # type: ignore[arg-type]
+        rows = cur.execute(stmt, [*page_params, limit + 1]).fetchall()
         total, exact = None, False
         if query.count:
-            csql = (
-                f"SELECT count(*) FROM (SELECT 1 FROM {table} {alias}"
-                f" WHERE {' AND '.join(base_where) or 'true'} LIMIT %s) c"
+            base_where, base_params = where(conds)
+            count = sql.SQL("SELECT count(*) FROM (SELECT 1 FROM {} WHERE {} LIMIT %s) c").format(
+                source, base_where
             )
-            n = cur.execute(csql, [*base_params, COUNT_CAP + 1]).fetchone()["count"]  # type: ignore[arg-type,index]
+            row = cur.execute(count, [*base_params, COUNT_CAP + 1]).fetchone()
+            n = int(row["count"]) if row else 0
             total, exact = min(n, COUNT_CAP), n <= COUNT_CAP
     more = len(rows) > limit
     rows = rows[:limit]
@@ -450,42 +439,21 @@ def _page(
 
 def search_emails(conn: psycopg.Connection, query: Query, scope: Scope | None = None) -> Page:
     """A page of e-mails; each item is ``{"doc": <Email.to_dict(detail=True)>, ...}``."""
-    params: list[Any] = []
-    where = _scope_email(scope, params)
-    _time_range("e.first_seen", query.since, query.until, where, params)
+    conds = email_conditions(scope)
+    conds += time_range(sql.SQL("e.first_seen"), query.since, query.until)
     if query.message_ids:
-        where.append("e.message_id = ANY(%s)")
-        params.append([m.strip().strip("<>") for m in query.message_ids])
-    where.extend(_conditions(query.filters, EMAIL_FIELDS, params))
-    return _page(
-        conn,
-        table="emails",
-        alias="e",
-        select="e.id, e.doc",
-        where=where,
-        params=params,
-        sorts=EMAIL_SORTS,
-        query=query,
-    )
+        ids = [m.strip().strip("<>") for m in query.message_ids]
+        conds.append((sql.SQL("e.message_id = ANY(%s)"), [ids]))
+    conds += _conditions(query.filters, EMAIL_FIELDS)
+    return _page(conn, _EMAILS, conds, query)
 
 
 def search_rejects(conn: psycopg.Connection, query: Query, scope: Scope | None = None) -> Page:
     """A page of rejects (NOQUEUE and queue-ID refusals) as ``Reject.to_dict()`` rows."""
-    params: list[Any] = []
-    where = _scope_reject(scope, params)
-    _time_range("j.at", query.since, query.until, where, params)
-    where.extend(_conditions(query.filters, REJECT_FIELDS, params))
-    page = _page(
-        conn,
-        table="rejects",
-        alias="j",
-        select="j.seq, j.email_id, j.at, j.host, j.queue_id, j.daemon, j.action, j.stage,"
-        " j.client, j.client_ip, j.sender, j.recipient, j.helo, j.proto, j.code, j.dsn, j.reason",
-        where=where,
-        params=params,
-        sorts=REJECT_SORTS,
-        query=query,
-    )
+    conds = reject_conditions(scope)
+    conds += time_range(sql.SQL("j.at"), query.since, query.until)
+    conds += _conditions(query.filters, REJECT_FIELDS)
+    page = _page(conn, _REJECTS, conds, query)
     for item in page.items:
         item["type"] = "reject"
         item["at"] = item["at"].isoformat() if item["at"] else None
@@ -505,12 +473,12 @@ def email_detail(
     """Everything about one e-mail: its document (transactions, hops, attempts, rejects),
     related e-mails (NDRs, forwarded copies, same Message-ID) and the raw lines behind it.
     None when it does not exist or the scope hides it."""
-    params: list[Any] = [email_id]
-    where = ["e.id = %s", *_scope_email(scope, params)]
+    found, params = where([(sql.SQL("e.id = %s"), [email_id]), *email_conditions(scope)])
     with conn.cursor(row_factory=dict_row) as cur:
         row = cur.execute(
-            f"SELECT e.doc, e.first_seen, e.last_seen, e.message_id FROM emails e"
-            f" WHERE {' AND '.join(where)}",
+            sql.SQL(
+                "SELECT e.doc, e.first_seen, e.last_seen, e.message_id FROM emails e WHERE {}"
+            ).format(found),
             params,
         ).fetchone()
         if row is None:
@@ -538,23 +506,23 @@ def email_detail(
                 " ORDER BY id",
                 (sorted(seqs), lo, hi),
             ).fetchall()
-        rparams: list[Any] = [email_id, email_id, email_id, row["message_id"], email_id]
-        rwhere = _scope_email(scope, rparams)
+        visible, vparams = where(email_conditions(scope))
+        rparams: list[Any] = [email_id, email_id, email_id, row["message_id"], email_id, *vparams]
         related = cur.execute(
-            "SELECT e.id, e.status, e.first_seen, e.sender, e.message_id, x.relation FROM ("
-            " SELECT c.email_id AS id, 'child' AS relation FROM transactions p"
-            "  JOIN transactions c ON c.parent = p.queue_id"
-            "   AND COALESCE(c.parent_host, c.host) = p.host"
-            "  WHERE p.email_id = %s AND c.email_id <> p.email_id"
-            " UNION SELECT p.email_id, 'parent' FROM transactions c"
-            "  JOIN transactions p ON c.parent = p.queue_id"
-            "   AND COALESCE(c.parent_host, c.host) = p.host"
-            "  WHERE c.email_id = %s AND p.email_id <> c.email_id"
-            " UNION SELECT e2.id, 'same message-id' FROM emails e2"
-            "  WHERE e2.id <> %s AND e2.message_id = %s AND e2.id <> %s"
-            ") x JOIN emails e ON e.id = x.id"
-            + (" WHERE " + " AND ".join(rwhere) if rwhere else "")
-            + " ORDER BY e.first_seen LIMIT 100",
+            sql.SQL(
+                "SELECT e.id, e.status, e.first_seen, e.sender, e.message_id, x.relation FROM ("
+                " SELECT c.email_id AS id, 'child' AS relation FROM transactions p"
+                "  JOIN transactions c ON c.parent = p.queue_id"
+                "   AND COALESCE(c.parent_host, c.host) = p.host"
+                "  WHERE p.email_id = %s AND c.email_id <> p.email_id"
+                " UNION SELECT p.email_id, 'parent' FROM transactions c"
+                "  JOIN transactions p ON c.parent = p.queue_id"
+                "   AND COALESCE(c.parent_host, c.host) = p.host"
+                "  WHERE c.email_id = %s AND p.email_id <> c.email_id"
+                " UNION SELECT e2.id, 'same message-id' FROM emails e2"
+                "  WHERE e2.id <> %s AND e2.message_id = %s AND e2.id <> %s"
+                ") x JOIN emails e ON e.id = x.id WHERE {} ORDER BY e.first_seen LIMIT 100"
+            ).format(visible),
             rparams,
         ).fetchall()
     for line in lines:

@@ -11,14 +11,25 @@ from __future__ import annotations
 import csv
 import io
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, LiteralString
+from zoneinfo import ZoneInfo
 
 import psycopg
+from psycopg import sql
 
 from else_core.model import STATUSES
-from else_core.search import Scope, _scope_email, _scope_reject, _time_range
+from else_core.scope import (
+    Cond,
+    Scope,
+    Statement,
+    cond,
+    email_conditions,
+    reject_conditions,
+    time_range,
+    where,
+)
 
 BUCKETS = ("hour", "day")
 
@@ -52,21 +63,24 @@ def _utc_day(at: datetime | None) -> date | None:
     return None if at is None else at.astimezone(UTC).date()
 
 
-def _where(q: StatsQuery, params: list[Any], alias: str = "e") -> str:
-    conds = _scope_email(q.scope, params) if alias == "e" else _scope_reject(q.scope, params)
-    col = "e.first_seen" if alias == "e" else "j.at"
-    _time_range(col, q.since, q.until, conds, params)
+def _where(q: StatsQuery, alias: str = "e") -> Cond:
+    """The query's scope, period and servers over ``emails e`` or ``rejects j``."""
+    if alias == "e":
+        conds = email_conditions(q.scope)
+        conds += time_range(sql.SQL("e.first_seen"), q.since, q.until)
+    else:
+        conds = reject_conditions(q.scope)
+        conds += time_range(sql.SQL("j.at"), q.since, q.until)
     if q.hosts:
-        conds.append(f"{alias}.host = ANY(%s)")
-        params.append(list(q.hosts))
-    return " AND ".join(conds) or "true"
+        conds.append((sql.SQL("{}.host = ANY(%s)").format(sql.Identifier(alias)), [list(q.hosts)]))
+    return where(conds)
 
 
 def compute(conn: psycopg.Connection, q: StatsQuery) -> dict[str, Any]:
     bucket = q.bucket
     if bucket is None:
-        short = q.since is not None and q.until is not None
-        bucket = "hour" if short and q.until - q.since <= timedelta(days=3) else "day"  # type: ignore[operator]
+        span = q.until - q.since if q.since is not None and q.until is not None else None
+        bucket = "hour" if span is not None and span <= timedelta(days=3) else "day"
     if bucket not in BUCKETS:
         raise ValueError(f"bucket must be one of {BUCKETS}")
     top = max(1, int(q.top))
@@ -93,38 +107,45 @@ def compute(conn: psycopg.Connection, q: StatsQuery) -> dict[str, Any]:
     return out
 
 
-def _recipients_from(q: StatsQuery, params: list[Any]) -> str:
+def _recipients_from(q: StatsQuery) -> Cond:
     """FROM + WHERE over recipients: without a scope no join is needed (email_recipients
     carries the e-mail's first_seen and host); with one, the scope needs the e-mail."""
     if q.scope is not None and not q.scope.unrestricted:
+        w, params = _where(q)
         return (
-            f"FROM emails e JOIN email_recipients r ON r.email_id = e.id WHERE {_where(q, params)}"
+            sql.SQL("FROM emails e JOIN email_recipients r ON r.email_id = e.id WHERE {}").format(
+                w
+            ),
+            params,
         )
-    conds = []
-    _time_range("r.first_seen", q.since, q.until, conds, params)
+    conds = time_range(sql.SQL("r.first_seen"), q.since, q.until)
     if q.hosts:
-        conds.append("r.email_host = ANY(%s)")
-        params.append(list(q.hosts))
-    return f"FROM email_recipients r WHERE {' AND '.join(conds) or 'true'}"
+        conds.append(cond("r.email_host = ANY(%s)", list(q.hosts)))
+    w, params = where(conds)
+    return sql.SQL("FROM email_recipients r WHERE {}").format(w), params
 
 
-def _fill(conn: psycopg.Connection, q: StatsQuery, bucket: str, top: int, out: dict) -> None:
-    p: list[Any] = []
-    w = _where(q, p)
+def _fill(
+    conn: psycopg.Connection, q: StatsQuery, bucket: str, top: int, out: dict[str, Any]
+) -> None:
+    w, p = _where(q)
     rows = conn.execute(
-        f"SELECT e.status, count(*), COALESCE(sum(e.size), 0) FROM emails e WHERE {w} GROUP BY 1",
+        sql.SQL(
+            "SELECT e.status, count(*), COALESCE(sum(e.size), 0) FROM emails e WHERE {} GROUP BY 1"
+        ).format(w),
         p,
     ).fetchall()
     out["emails"] = sum(r[1] for r in rows)
     out["bytes"] = int(sum(r[2] for r in rows))
     out["emails_by_status"] = _ordered({r[0]: r[1] for r in rows})
 
-    p = []
-    src = _recipients_from(q, p)
+    src, p = _recipients_from(q)
     rows = conn.execute(
-        f"SELECT date_trunc('{bucket}', r.first_seen) AS t, r.status, count(*) {src}"
-        " GROUP BY 1, 2 ORDER BY 1",
-        p,
+        sql.SQL(
+            "SELECT date_trunc(%s, r.first_seen) AS t, r.status, count(*) {}"
+            " GROUP BY 1, 2 ORDER BY 1"
+        ).format(src),
+        [bucket, *p],
     ).fetchall()
     series: dict[datetime, dict[str, int]] = {}
     totals: dict[str, int] = {}
@@ -138,91 +159,109 @@ def _fill(conn: psycopg.Connection, q: StatsQuery, bucket: str, top: int, out: d
         "rows": [{"t": t.isoformat(), **_ordered(c)} for t, c in series.items()],
     }
 
-    def top_emails(expr: str) -> list[dict[str, Any]]:
-        p2: list[Any] = []
-        w2 = _where(q, p2)
+    def top_emails(expr: sql.Composable) -> list[dict[str, Any]]:
+        w2, p2 = _where(q)
         res = conn.execute(
-            f"SELECT {expr} AS k, count(*), COALESCE(sum(e.size), 0) FROM emails e"
-            f" WHERE {w2} AND {expr} IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT %s",
+            sql.SQL(
+                "SELECT {expr} AS k, count(*), COALESCE(sum(e.size), 0) FROM emails e"
+                " WHERE {w} AND {expr} IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT %s"
+            ).format(expr=expr, w=w2),
             [*p2, top],
         ).fetchall()
         return [{"key": r[0], "emails": r[1], "bytes": int(r[2])} for r in res]
 
-    def top_recipients(expr: str) -> list[dict[str, Any]]:
-        p2: list[Any] = []
-        src2 = _recipients_from(q, p2)
+    def top_recipients(expr: sql.Composable) -> list[dict[str, Any]]:
+        src2, p2 = _recipients_from(q)
         res = conn.execute(
-            f"SELECT {expr} AS k, count(*) {src2} AND {expr} IS NOT NULL"
-            " GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT %s",
+            sql.SQL(
+                "SELECT {expr} AS k, count(*) {src} AND {expr} IS NOT NULL"
+                " GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT %s"
+            ).format(expr=expr, src=src2),
             [*p2, top],
         ).fetchall()
         return [{"key": r[0], "emails": r[1]} for r in res]
 
-    out["top_senders"] = top_emails("lower(e.sender)")
-    out["top_sender_domains"] = top_emails("e.sender_domain")
-    out["top_recipients"] = top_recipients("lower(r.address)")
-    out["top_recipient_domains"] = top_recipients("r.domain")
+    out["top_senders"] = top_emails(sql.SQL("lower(e.sender)"))
+    out["top_sender_domains"] = top_emails(sql.SQL("e.sender_domain"))
+    out["top_recipients"] = top_recipients(sql.SQL("lower(r.address)"))
+    out["top_recipient_domains"] = top_recipients(sql.SQL("r.domain"))
 
-    p = []
-    w = _where(q, p, "j")
+    w, p = _where(q, "j")
     rows = conn.execute(
-        f"SELECT j.action, count(*) FROM rejects j WHERE {w} GROUP BY 1 ORDER BY 2 DESC", p
+        sql.SQL(
+            "SELECT j.action, count(*) FROM rejects j WHERE {} GROUP BY 1 ORDER BY 2 DESC"
+        ).format(w),
+        p,
     ).fetchall()
     out["rejects"] = sum(r[1] for r in rows)
     out["rejects_by_action"] = {r[0]: r[1] for r in rows}
-    p = []
-    w = _where(q, p, "j")
     rows = conn.execute(
-        f"SELECT COALESCE(j.code, '') || ' ' || left(COALESCE(j.reason, ''), 120), count(*)"
-        f" FROM rejects j WHERE {w} GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT %s",
+        sql.SQL(
+            "SELECT COALESCE(j.code, '') || ' ' || left(COALESCE(j.reason, ''), 120), count(*)"
+            " FROM rejects j WHERE {} GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT %s"
+        ).format(w),
         [*p, top],
     ).fetchall()
     out["top_reject_reasons"] = [{"key": r[0].strip(), "count": r[1]} for r in rows]
-    p = []
-    w = _where(q, p, "j")
     rows = conn.execute(
-        f"SELECT COALESCE(j.client_ip, ''), count(*) FROM rejects j WHERE {w}"
-        " GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT %s",
+        sql.SQL(
+            "SELECT COALESCE(j.client_ip, ''), count(*) FROM rejects j WHERE {}"
+            " GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT %s"
+        ).format(w),
         [*p, top],
     ).fetchall()
     out["top_rejected_clients"] = [{"key": r[0], "count": r[1]} for r in rows]
 
 
 def _fill_rollups(
-    conn: psycopg.Connection, q: StatsQuery, bucket: str, top: int, out: dict
+    conn: psycopg.Connection, q: StatsQuery, bucket: str, top: int, out: dict[str, Any]
 ) -> None:
     """The same report from stats_hourly / stats_daily (see migration 0004)."""
     hosts = list(q.hosts) or ["*"]
 
-    def hourly(kind: str) -> list[tuple]:
-        conds, params = ["kind = %s", "host = ANY(%s)"], [kind, hosts]
-        _time_range("hour", q.since, q.until, conds, params)
+    def hourly(kind: str) -> list[tuple[Any, ...]]:
+        w, params = where(
+            [
+                cond("kind = %s", kind),
+                cond("host = ANY(%s)", hosts),
+                *time_range(sql.SQL("hour"), q.since, q.until),
+            ]
+        )
         return conn.execute(
-            f"SELECT date_trunc('{bucket}', hour), key, sum(n), sum(bytes) FROM stats_hourly"
-            f" WHERE {' AND '.join(conds)} GROUP BY 1, 2 HAVING sum(n) <> 0 ORDER BY 1",
-            params,
+            sql.SQL(
+                "SELECT date_trunc(%s, hour), key, sum(n), sum(bytes) FROM stats_hourly"
+                " WHERE {} GROUP BY 1, 2 HAVING sum(n) <> 0 ORDER BY 1"
+            ).format(w),
+            [bucket, *params],
         ).fetchall()
 
-    def daily(kind: str) -> list[tuple]:
-        conds, params = ["kind = %s"], [kind]
+    def daily(kind: str) -> list[tuple[Any, ...]]:
+        since, until = q.since, q.until
         single_day = (
-            q.since is not None
-            and q.until is not None
-            and q.until - q.since == timedelta(days=1)
+            since is not None
+            and until is not None
+            and until - since == timedelta(days=1)
             and len(hosts) == 1
         )
-        if single_day:  # equality on (day, host, kind): the index is already in n order
+        if single_day and since is not None:  # equality on (day, host, kind): index in n order
             return conn.execute(
                 "SELECT key, n, bytes FROM stats_daily WHERE kind = %s AND day = %s"
                 " AND host = %s AND n > 0 ORDER BY n DESC, key LIMIT %s",
-                [kind, q.since.astimezone(UTC).date(), hosts[0], top],  # type: ignore[union-attr]
+                [kind, since.astimezone(UTC).date(), hosts[0], top],
             ).fetchall()
-        _time_range("day", _utc_day(q.since), _utc_day(q.until), conds, params)
-        conds.append("host = ANY(%s)")
+        w, params = where(
+            [
+                cond("kind = %s", kind),
+                *time_range(sql.SQL("day"), _utc_day(q.since), _utc_day(q.until)),
+                cond("host = ANY(%s)", hosts),
+            ]
+        )
         return conn.execute(
-            f"SELECT key, sum(n), sum(bytes) FROM stats_daily WHERE {' AND '.join(conds)}"
-            " GROUP BY key HAVING sum(n) > 0 ORDER BY 2 DESC, 1 LIMIT %s",
-            [*params, hosts, top],
+            sql.SQL(
+                "SELECT key, sum(n), sum(bytes) FROM stats_daily WHERE {}"
+                " GROUP BY key HAVING sum(n) > 0 ORDER BY 2 DESC, 1 LIMIT %s"
+            ).format(w),
+            [*params, top],
         ).fetchall()
 
     status: dict[str, int] = {}
@@ -257,13 +296,22 @@ def _fill_rollups(
     ]
 
 
-def daily_all(conn: psycopg.Connection, q: StatsQuery, hosts: list[str], kind: str) -> list[tuple]:
+def daily_all(
+    conn: psycopg.Connection, q: StatsQuery, hosts: list[str], kind: str
+) -> list[tuple[Any, ...]]:
     """Every key of a daily rollup kind (a short list: e.g. reject actions)."""
-    conds, params = ["kind = %s", "host = ANY(%s)"], [kind, hosts]
-    _time_range("day", _utc_day(q.since), _utc_day(q.until), conds, params)
+    w, params = where(
+        [
+            cond("kind = %s", kind),
+            cond("host = ANY(%s)", hosts),
+            *time_range(sql.SQL("day"), _utc_day(q.since), _utc_day(q.until)),
+        ]
+    )
     return conn.execute(
-        f"SELECT key, sum(n), 0 FROM stats_daily WHERE {' AND '.join(conds)}"
-        " GROUP BY key HAVING sum(n) > 0 ORDER BY 2 DESC, 1",
+        sql.SQL(
+            "SELECT key, sum(n), 0 FROM stats_daily WHERE {}"
+            " GROUP BY key HAVING sum(n) > 0 ORDER BY 2 DESC, 1"
+        ).format(w),
         params,
     ).fetchall()
 
@@ -272,6 +320,223 @@ def _ordered(counts: dict[str, int]) -> dict[str, int]:
     """Statuses in the vocabulary's order (then anything else, e.g. ``mixed``)."""
     order = {s: i for i, s in enumerate(STATUSES)}
     return dict(sorted(counts.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0])))
+
+
+# -- the Reports page's tables ----------------------------------------------------------------
+# compute() above is the CLI's summary in UTC; the Reports page needs more: buckets in the
+# user's time zone, ranking by size, deferral and bounce reasons and the direction. Each
+# report is one entry of REPORTS (name -> Report), in the page's order; a new report is one
+# more entry. Period, server and group only ever narrow the user's scope.
+
+TOP_N = 10
+MAX_BUCKETS = 400
+
+
+@dataclass(slots=True)
+class Period:
+    """The Reports page's selection: a period in a zone, an optional server and the scopes
+    (the user's, or one of their groups') that every report applies."""
+
+    since: datetime
+    until: datetime
+    tz: str = "UTC"
+    server: str | None = None
+    scopes: list[Scope | None] = field(default_factory=list)
+
+    @property
+    def bucket(self) -> str:
+        return "hour" if self.until - self.since <= timedelta(days=2) else "day"
+
+
+def bucket_labels(p: Period) -> list[str]:
+    """Every bucket label of the period (as the volume report writes them), or none when
+    there would be too many to draw (then only buckets with mail are shown)."""
+    tz = ZoneInfo(p.tz)
+    step = timedelta(hours=1) if p.bucket == "hour" else timedelta(days=1)
+    t = p.since.astimezone(tz).replace(minute=0, second=0, microsecond=0, tzinfo=None)
+    if p.bucket == "day":
+        t = t.replace(hour=0)
+    end = p.until.astimezone(tz).replace(tzinfo=None)
+    if (end - t) / step > MAX_BUCKETS:
+        return []
+    out = []
+    while t < end:
+        out.append(t.strftime("%Y-%m-%d %H:00"))
+        t += step
+    return out
+
+
+def _period_where(p: Period, alias: str) -> Cond:
+    """The period, scopes and server over ``emails e`` or ``rejects j``."""
+    if alias == "e":
+        conds = [cond("e.first_seen >= %s", p.since), cond("e.first_seen < %s", p.until)]
+        for scope in p.scopes:
+            conds += email_conditions(scope)
+        if p.server:
+            conds.append(cond("e.host = %s", p.server))
+    else:
+        conds = [cond("j.at >= %s", p.since), cond("j.at < %s", p.until)]
+        for scope in p.scopes:
+            conds += reject_conditions(scope)
+        if p.server:
+            conds.append(cond("j.host = %s", p.server))
+    return where(conds)
+
+
+# Addresses, IPs and host names in brackets vary per message; without them reasons group.
+_NORMALISE = sql.SQL(
+    r"regexp_replace(regexp_replace({}, '<[^>]*>', '<...>', 'g'), '\[[^]]*\]', '[...]', 'g')"
+)
+_DIRECTION = sql.SQL(
+    "CASE WHEN (SELECT role FROM servers s WHERE s.name = e.host)"
+    " IN ('incoming', 'outgoing', 'relay', 'filter')"
+    " THEN (SELECT role FROM servers s WHERE s.name = e.host) ELSE e.direction END"
+)
+_RCPT_JOIN = sql.SQL("JOIN email_recipients r ON r.email_id = e.id")
+_NO_JOIN = sql.SQL("")
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """One table of the Reports page: a title, its column headers and its query.
+
+    ``template`` is a statement whose ``{where}`` becomes the period's conditions over
+    ``emails e`` (or ``rejects j`` when ``over_rejects``); ``{rank}`` the column a ranked
+    report orders by (count, or bytes when the page asks for size); other fields come
+    from ``parts``. A limited report ends with ``LIMIT %s`` (:data:`TOP_N`).
+    """
+
+    name: str
+    title: str
+    columns: tuple[str, ...]
+    template: LiteralString
+    parts: dict[str, Statement] = field(default_factory=dict)
+    over_rejects: bool = False
+    ranked: bool = False
+    limited: bool = True
+
+    def query(self, p: Period, order: str = "count") -> Cond:
+        """The statement and its parameters for this period (no database needed)."""
+        w, params = _period_where(p, "j" if self.over_rejects else "e")
+        rank = sql.SQL("3" if self.ranked and order == "size" else "2")
+        stmt = sql.SQL(self.template).format(where=w, rank=rank, **self.parts)
+        lead: list[Any] = [p.bucket, p.tz] if self.name == "volume" else []
+        tail: list[Any] = [TOP_N] if self.limited else []
+        return stmt, [*lead, *params, *tail]
+
+    def run(
+        self, conn: psycopg.Connection, p: Period, order: str = "count"
+    ) -> list[tuple[Any, ...]]:
+        stmt, params = self.query(p, order)
+        return conn.execute(stmt, params).fetchall()
+
+
+_TOP: LiteralString = (
+    "SELECT {key} AS k, count(*), COALESCE(sum(e.size), 0)::bigint FROM emails e {join}"
+    " WHERE {where} GROUP BY 1 ORDER BY {rank} DESC, 1 LIMIT %s"
+)
+
+
+def _top(name: str, title: str, header: str, key: LiteralString, join: Statement) -> Report:
+    """A ranked "top N" report over e-mails: key, e-mails, bytes."""
+    parts = {"key": sql.SQL(key), "join": join}
+    return Report(name, title, (header, "e-mails", "bytes"), _TOP, parts, ranked=True)
+
+
+def _reason(expr: LiteralString) -> dict[str, Statement]:
+    return {"reason": _NORMALISE.format(sql.SQL(expr))}
+
+
+REPORTS: dict[str, Report] = {
+    r.name: r
+    for r in (
+        Report(
+            "volume",
+            "Volume by status",
+            ("period", "status", "recipients"),
+            "SELECT to_char(date_trunc(%s, e.first_seen AT TIME ZONE %s),"
+            " 'YYYY-MM-DD HH24:00') AS b, r.status, count(*) FROM emails e"
+            " JOIN email_recipients r ON r.email_id = e.id WHERE {where}"
+            " GROUP BY 1, 2 ORDER BY 1, 2",
+            limited=False,
+        ),
+        Report(
+            "direction",
+            "Direction",
+            ("direction", "e-mails", "bytes"),
+            "SELECT {d} AS d, count(*), COALESCE(sum(e.size), 0)::bigint FROM emails e"
+            " WHERE {where} GROUP BY 1 ORDER BY 2 DESC",
+            {"d": _DIRECTION},
+            limited=False,
+        ),
+        _top(
+            "senders",
+            "Top senders",
+            "sender",
+            "COALESCE(NULLIF(lower(e.sender), ''), '<>')",
+            _NO_JOIN,
+        ),
+        _top("recipients", "Top recipients", "recipient", "lower(r.address)", _RCPT_JOIN),
+        _top(
+            "sender_domains",
+            "Top sender domains",
+            "domain",
+            "COALESCE(e.sender_domain, '')",
+            _NO_JOIN,
+        ),
+        _top(
+            "recipient_domains",
+            "Top recipient domains",
+            "domain",
+            "COALESCE(r.domain, '')",
+            _RCPT_JOIN,
+        ),
+        Report(
+            "rejects",
+            "Reject reasons",
+            ("code", "dsn", "reason", "count"),
+            "SELECT COALESCE(j.code, ''), COALESCE(j.dsn, ''), {reason}, count(*)"
+            " FROM rejects j WHERE {where} GROUP BY 1, 2, 3 ORDER BY 4 DESC, 3 LIMIT %s",
+            _reason("COALESCE(j.reason, j.action)"),
+            over_rejects=True,
+        ),
+        Report(
+            "deferrals",
+            "Deferral reasons",
+            ("dsn", "reason", "count"),
+            "SELECT COALESCE(d.dsn, ''), {reason}, count(*) FROM emails e"
+            " JOIN deliveries d ON d.email_id = e.id AND d.status = 'deferred'"
+            " WHERE {where} GROUP BY 1, 2 ORDER BY 3 DESC, 2 LIMIT %s",
+            _reason("COALESCE(d.response, '')"),
+        ),
+        Report(
+            "bounces",
+            "Bounce reasons",
+            ("dsn", "reason", "count"),
+            "SELECT COALESCE(r.dsn, ''), {reason}, count(*) FROM emails e"
+            " JOIN email_recipients r ON r.email_id = e.id AND r.status IN ('bounced', 'expired')"
+            " WHERE {where} GROUP BY 1, 2 ORDER BY 3 DESC, 2 LIMIT %s",
+            _reason("COALESCE(r.response, '')"),
+        ),
+    )
+}
+
+
+def report_totals(conn: psycopg.Connection, p: Period) -> dict[str, int]:
+    """The Reports page's headline: e-mails, bytes, recipients and rejects of the period."""
+    w, params = _period_where(p, "e")
+    row = conn.execute(
+        sql.SQL(
+            "SELECT count(*), COALESCE(sum(e.size), 0)::bigint, COALESCE(sum(e.nrcpt), 0)::bigint"
+            " FROM emails e WHERE {}"
+        ).format(w),
+        params,
+    ).fetchone()
+    rw, rparams = _period_where(p, "j")
+    rej = conn.execute(sql.SQL("SELECT count(*) FROM rejects j WHERE {}").format(rw), rparams)
+    rej_row = rej.fetchone()
+    assert row is not None and rej_row is not None
+    return {"emails": row[0], "bytes": row[1], "recipients": row[2], "rejects": rej_row[0]}
 
 
 # -- rendering -------------------------------------------------------------------------------

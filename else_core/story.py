@@ -5,17 +5,15 @@ becomes of a message as much as any delivery attempt, and a temporary refusal th
 retried explains why the message arrived late; the story shows both in time order. When the
 action came from ELSE's own queue control, its ``audit_log`` row says who asked for it: the
 row names the same server and queue ID and the same action, a little before Postfix logged
-it. The WUI view only calls :func:`add_events`; everything else here is plain data in, data
-out (the stored ``Email.to_dict(detail=True)`` document).
+it. Everything here is plain data in, data out (the stored ``Email.to_dict(detail=True)``
+document); the audit rows come from :func:`else_core.audit.control_rows_for`, and the WUI
+view calls :func:`add_events` with them.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
-
-import psycopg
-from psycopg.rows import dict_row
 
 #: ``Transaction.actions`` entry -> the queue-control action of the same effect.
 ADMIN_ACTIONS = {
@@ -116,23 +114,19 @@ def match_audit(events: list[dict[str, Any]], rows: list[dict[str, Any]]) -> Non
             ev["audit"] = {"actor": row.get("actor"), "at": _ts(row.get("at")).isoformat()}  # type: ignore[union-attr]
 
 
-def load_audit(conn: psycopg.Connection[Any], events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The ``audit_log`` rows that may match ``events`` (one query, by target and time)."""
-    admin = [e for e in events if e.get("event") == "admin" and _ts(e.get("at"))]
+def audit_window(
+    events: list[dict[str, Any]],
+) -> tuple[list[str], list[str], datetime, datetime] | None:
+    """What to read from the audit log for ``events``: the ``server:queue ID`` targets, the
+    ``snmp.<action>`` actions and the time window; None when there is nothing to look for."""
+    admin = [e for e in events if e.get("event") == "admin" and _ts(e.get("at")) is not None]
     if not admin:
-        return []
+        return None
     stamps = [_ts(e["at"]) for e in admin]
-    lo = min(s for s in stamps if s) - AUDIT_BEFORE
-    hi = max(s for s in stamps if s) + AUDIT_AFTER
+    known = [at for at in stamps if at is not None]
     targets = sorted({f"{e['host']}:{e['queue_id']}" for e in admin})
     actions = sorted({f"snmp.{e['action']}" for e in admin})
-    with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute(
-            "SELECT at, actor, action, target, result FROM audit_log"
-            " WHERE at BETWEEN %s AND %s AND target = ANY(%s) AND action = ANY(%s)"
-            " ORDER BY at",
-            (lo, hi, targets, actions),
-        ).fetchall()
+    return targets, actions, min(known) - AUDIT_BEFORE, max(known) + AUDIT_AFTER
 
 
 def path_of(doc: dict[str, Any], recipient: dict[str, Any]) -> set[tuple[str, str]]:
@@ -202,11 +196,3 @@ def add_events(
                 if isinstance(a.get("words"), str):
                     a["words"] = a["words"].replace(_STILL_TRYING, _TRIED_AGAIN)
     return story
-
-
-def story_events(
-    conn: psycopg.Connection[Any] | None, story: dict[str, Any], doc: dict[str, Any]
-) -> dict[str, Any]:
-    """:func:`add_events` with the audit rows read from ``conn`` (the view's one call)."""
-    rows = load_audit(conn, admin_events(doc)) if conn is not None else []
-    return add_events(story, doc, rows)

@@ -57,6 +57,13 @@ _BASE: dict[str, Any] = {
 }
 
 
+def _svg(chart: Any) -> bytes:
+    """The chart as SVG bytes (pygal is untyped; its render() returns bytes)."""
+    out = chart.render()
+    assert isinstance(out, bytes)
+    return out
+
+
 def _int_ticks(values: Sequence[int | None]) -> list[int] | None:
     """Whole-number ticks for counts (pygal would label 0.1 ... 0.9 for small ones)."""
     top = max((v or 0 for v in values), default=0)
@@ -70,7 +77,7 @@ def _label(text: Any) -> str:
     return s if s else "(none)"
 
 
-def volume(rows: Sequence[tuple[str, str, int]], title: str, buckets: Sequence[str] = ()) -> bytes:
+def volume(rows: Sequence[tuple[Any, ...]], title: str, buckets: Sequence[str] = ()) -> bytes:
     """Stacked bars per bucket; ``buckets`` (every hour/day of the period) keeps the time
     axis even where nothing happened."""
     seen = {r[0] for r in rows}
@@ -98,7 +105,7 @@ def volume(rows: Sequence[tuple[str, str, int]], title: str, buckets: Sequence[s
     )
     for status in order:
         chart.add(status, [by_status[status].get(b) for b in buckets])
-    return chart.render()
+    return _svg(chart)
 
 
 def top(rows: Sequence[tuple[Any, ...]], title: str, value_index: int, unit: str) -> bytes:
@@ -109,7 +116,7 @@ def top(rows: Sequence[tuple[Any, ...]], title: str, value_index: int, unit: str
     if unit != "bytes":
         chart.config.y_labels = _int_ticks(values)
     chart.add(unit, values)
-    return chart.render()
+    return _svg(chart)
 
 
 def reasons(rows: Sequence[tuple[Any, ...]], title: str) -> bytes:
@@ -119,14 +126,14 @@ def reasons(rows: Sequence[tuple[Any, ...]], title: str) -> bytes:
     values = [int(r[-1]) for r in data]
     chart.config.y_labels = _int_ticks(values)
     chart.add("count", values)
-    return chart.render()
+    return _svg(chart)
 
 
 def pie(rows: Sequence[tuple[Any, ...]], title: str) -> bytes:
     chart = pygal.Pie(**_BASE, title=title, inner_radius=0.4, legend_at_bottom=True)
     for r in rows:
         chart.add(_label(r[0]), int(r[1]))
-    return chart.render()
+    return _svg(chart)
 
 
 def report_chart(
@@ -137,7 +144,7 @@ def report_chart(
     buckets: Sequence[str] = (),
 ) -> bytes:
     if name == "volume":
-        return volume(rows, title, buckets)  # type: ignore[arg-type]
+        return volume(rows, title, buckets)
     if name == "direction":
         return pie(rows, title)
     if name in ("rejects", "deferrals", "bounces"):
@@ -168,10 +175,12 @@ def queue_lines(samples: Sequence[tuple[datetime, dict[str, Any] | None]], title
             value = ((metrics or {}).get("queues") or {}).get(q)
             points.append((at, value))
         chart.add(q, points)
-    return chart.render()
+    return _svg(chart)
 
 
 def sparkline(values: Sequence[int | None]) -> bytes:
     chart = pygal.Line(js=[], style=STYLE, show_dots=False, fill=True)
     chart.add("", list(values))
-    return chart.render_sparkline(width=160, height=32)
+    out = chart.render_sparkline(width=160, height=32)
+    assert isinstance(out, bytes)
+    return out

@@ -6,6 +6,7 @@ import argparse
 import json
 import re
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from else_core import config
 from else_core.db import connect, errors, migrate
@@ -23,7 +24,7 @@ def parse_age(text: str) -> timedelta:
     return {"d": timedelta(days=n), "h": timedelta(hours=n), "w": timedelta(weeks=n)}[unit]
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     p = subparsers.add_parser("db", help="database schema and retention")
     sub = p.add_subparsers(dest="db_command", metavar="ACTION")
     sub.required = True
@@ -54,7 +55,9 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
 def cmd_prune(args: argparse.Namespace) -> int:
     before = datetime.now(UTC) - parse_age(args.older_than)
     with errors(), connect(config.load().dsn(args.dsn), autocommit=True) as conn:
-        result = conn.execute("SELECT else_prune(%s)", (before,)).fetchone()[0]
+        row = conn.execute("SELECT else_prune(%s)", (before,)).fetchone()
+    assert row is not None  # a function call returns one row
+    result = row[0]
     parts = ", ".join(f"{k}={v}" for k, v in sorted(result.items()))
     print(f"pruned data before {before.isoformat(timespec='seconds')}: {parts}")
     return 0

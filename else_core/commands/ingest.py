@@ -33,8 +33,8 @@ def run(args: argparse.Namespace) -> int:
     )
     worker = Worker(
         cfg.dsn(args.dsn),
-        batch_size=args.batch_size or int(cfg.get("ingest", "batch_size", 5000)),
-        poll_interval=args.poll_interval or float(cfg.get("ingest", "poll_interval", 2.0)),
+        batch_size=args.batch_size or cfg.ingest.batch_size,
+        poll_interval=args.poll_interval or cfg.ingest.poll_interval,
     )
     with errors():
         return worker.run(once=args.once)

@@ -3,6 +3,10 @@
 Plain HTTP is only for loopback: a session cookie over HTTP to another machine would be
 readable on the wire. ``--insecure-http`` is therefore refused with a non-loopback
 ``--host``; without it the cookies are marked Secure (put a TLS proxy in front).
+
+else_core never imports the web UI (the layers point one way): the application factory
+is found through the ``else.web`` entry point that the package declares
+(``app = "webui:create_app"`` in pyproject.toml), so another front end could take its place.
 """
 
 from __future__ import annotations
@@ -10,12 +14,17 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import sys
+from collections.abc import Callable
+from importlib.metadata import entry_points
 from socketserver import ThreadingMixIn
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from else_core import config as config_mod
 from else_core.errors import ConfigError
+
+#: The entry-point group and name of the web UI's application factory.
+WEB_GROUP, WEB_NAME = "else.web", "app"
 
 
 class ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
@@ -60,13 +69,22 @@ def make(host: str, port: int, app: Any) -> ThreadingWSGIServer:
     )
 
 
-def run(args: argparse.Namespace) -> int:
-    from webui import create_app  # noqa: PLC0415 - only this command needs the web stack
+def app_factory() -> Callable[..., Any]:
+    """The web UI's ``create_app``, found by its entry point (loaded only when serving)."""
+    for ep in entry_points(group=WEB_GROUP, name=WEB_NAME):
+        factory: Callable[..., Any] = ep.load()
+        return factory
+    raise ConfigError(
+        f"no web UI installed (entry point {WEB_NAME!r} in group {WEB_GROUP!r});"
+        " install the else-appliance package"
+    )
 
+
+def run(args: argparse.Namespace) -> int:
     if args.insecure_http and not is_loopback(args.host):
         raise ConfigError("--insecure-http is only allowed on a loopback address")
     cfg = config_mod.load(args.config)
-    app = create_app(cfg, dsn=args.dsn, secure_cookies=False if args.insecure_http else None)
+    app = app_factory()(cfg, dsn=args.dsn, secure_cookies=False if args.insecure_http else None)
     try:
         server = make(args.host, args.port, app)
     except OSError as exc:

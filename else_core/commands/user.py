@@ -15,7 +15,7 @@ from typing import Any
 
 from else_core import accounts
 from else_core import config as config_mod
-from else_core.db import connect
+from else_core.db import Connection, connect
 from else_core.errors import ElseError
 
 
@@ -96,7 +96,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         gb.set_defaults(func=cmd_group_bind, verb=verb)
 
 
-def _conn(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _conn(args: argparse.Namespace) -> Connection:
     return connect(config_mod.load().dsn(args.dsn, role="web"), autocommit=True)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Iterator
+from typing import Any
 
 import psycopg
 
@@ -24,7 +25,7 @@ def _redact(dsn: str) -> str:
     return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", dsn)
 
 
-def connect(dsn: str, *, autocommit: bool = False, **kwargs: object) -> psycopg.Connection:
+def connect(dsn: str, *, autocommit: bool = False, **kwargs: Any) -> psycopg.Connection:
     """Open a connection or raise ServiceUnavailable with the server's own reason."""
     try:
         return psycopg.connect(dsn, autocommit=autocommit, connect_timeout=10, **kwargs)
@@ -54,3 +55,9 @@ def errors() -> Iterator[None]:
         raise ServiceUnavailable(f"lost the connection to PostgreSQL: {reason}") from None
     except psycopg.Error as exc:
         raise ElseError(f"database error: {' '.join(str(exc).split())}") from None
+
+
+#: The connection type code outside else_core annotates with (the WUI never imports psycopg).
+Connection = psycopg.Connection
+#: Errors that mean "the database cannot be reached now": a 503 to retry, not a bug.
+UNREACHABLE: tuple[type[Exception], ...] = (psycopg.OperationalError, ServiceUnavailable)

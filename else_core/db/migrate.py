@@ -12,6 +12,7 @@ import hashlib
 import importlib
 import pkgutil
 from dataclasses import dataclass
+from typing import Any, LiteralString
 
 import psycopg
 from psycopg import sql
@@ -100,7 +101,8 @@ def available() -> list[Migration]:
 
 
 def applied(conn: psycopg.Connection) -> set[int]:
-    if conn.execute("SELECT to_regclass('schema_migrations')").fetchone()[0] is None:
+    row = conn.execute("SELECT to_regclass('schema_migrations')").fetchone()
+    if row is None or row[0] is None:
         return set()
     return {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
 
@@ -138,8 +140,14 @@ def upgrade(conn: psycopg.Connection, target: int | None = None) -> int:
 
 def _existing(conn: psycopg.Connection, names: tuple[str, ...], kind: str) -> list[str]:
     if kind == "function":
-        return [n for n in names if conn.execute("SELECT to_regprocedure(%s)", (n,)).fetchone()[0]]
-    return [n for n in names if conn.execute("SELECT to_regclass(%s)", (n,)).fetchone()[0]]
+        return [n for n in names if _one(conn, "SELECT to_regprocedure(%s)", n) is not None]
+    return [n for n in names if _one(conn, "SELECT to_regclass(%s)", n) is not None]
+
+
+def _one(conn: psycopg.Connection, query: LiteralString, value: str) -> Any:
+    """The single value a catalogue look-up returns (None: no such object)."""
+    row = conn.execute(query, (value,)).fetchone()
+    return None if row is None else row[0]
 
 
 def apply_grants(conn: psycopg.Connection) -> None:

@@ -39,6 +39,7 @@ import re
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import TypeGuard
 
 from else_core.errors import ElseError
 from else_core.reader import open_binary
@@ -121,7 +122,7 @@ _REJECT_KIND = {
 }
 
 
-def _true(value: bytes | None) -> bool:
+def _true(value: bytes | None) -> TypeGuard[bytes]:
     """Perl's truth for a string: neither undef, ``""`` nor ``"0"``."""
     return value is not None and value not in (b"", b"0")
 
@@ -264,7 +265,7 @@ class PflogsummTotals:
             self.delivered += 1
             size = self._sizes.get(qid)
             if _true(size):
-                self.bytes_delivered += int(size)  # type: ignore[arg-type]
+                self.bytes_delivered += int(size)
         elif status == b"deferred":
             self.deferrals += 1
             self._deferred_qids.add(qid)

@@ -17,7 +17,7 @@ from else_core.snmp.client import SnmpManager, SnmpTarget
 from else_core.snmp.model import ControlResult
 
 
-def record_control(
+def record_control(  # noqa: PLR0913 - keyword-only, one per audit row field
     conn: psycopg.Connection[Any],
     *,
     actor: str,
@@ -48,7 +48,7 @@ def record_control(
     return int(row[0])
 
 
-async def control_with_audit(
+async def control_with_audit(  # noqa: PLR0913 - the control's 4 + who + where to audit
     manager: SnmpManager,
     target: SnmpTarget,
     action: str,

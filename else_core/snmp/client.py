@@ -44,7 +44,7 @@ from pysnmp.hlapi.v3arch.asyncio import (
     set_cmd,
 )
 
-from else_core.config import Config, ServerConfig
+from else_core.config import SNMP_DEFAULTS, Config, ServerConfig
 from else_core.errors import ConfigError, ElseError, ServiceUnavailable
 from else_core.snmp import oids
 from else_core.snmp.model import (
@@ -124,8 +124,8 @@ class SnmpTarget:
         missing = [k for k in ("user", "auth_key", "priv_key") if not snmp.get(k)]
         if missing:
             raise ConfigError(f"[snmp] {', '.join(missing)} missing in {where}")
-        auth = str(snmp.get("auth_protocol", "SHA-256")).upper()
-        priv = str(snmp.get("priv_protocol", "AES")).upper()
+        auth = str(snmp.get("auth_protocol", SNMP_DEFAULTS.auth_protocol)).upper()
+        priv = str(snmp.get("priv_protocol", SNMP_DEFAULTS.priv_protocol)).upper()
         if auth not in AUTH_PROTOCOLS:
             raise ConfigError(f"[snmp] auth_protocol must be one of {', '.join(AUTH_PROTOCOLS)}")
         if priv not in PRIV_PROTOCOLS:
@@ -139,9 +139,9 @@ class SnmpTarget:
                 priv_key=str(snmp["priv_key"]),
                 auth_protocol=auth,
                 priv_protocol=priv,
-                port=int(snmp.get("port", 161)),
-                timeout=float(snmp.get("timeout", 2.0)),
-                retries=int(snmp.get("retries", 1)),
+                port=int(snmp.get("port", SNMP_DEFAULTS.port)),
+                timeout=float(snmp.get("timeout", SNMP_DEFAULTS.timeout)),
+                retries=int(snmp.get("retries", SNMP_DEFAULTS.retries)),
             )
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"[snmp] port/timeout/retries must be numbers: {exc}") from None

@@ -1,30 +1,26 @@
 """Records the SNMP manager returns, and the queue-ID rule every control path shares.
 
-The same queue-ID rule is enforced three times on purpose: here (before a SET is sent),
-in the PFX's pass_persist handler (before the wrapper is called) and in the root wrapper
-(before postsuper runs). tests/unit/snmp checks that the three agree.
+The same queue-ID rule (:mod:`else_core.queueid`) is enforced three times on purpose:
+here (before a SET is sent), in the PFX's pass_persist handler (before the wrapper is
+called) and in the root wrapper (before postsuper runs). tests/unit/snmp checks that
+the three agree.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-# Short IDs: upper-case hex (microseconds + inode). Long IDs (enable_long_queue_ids):
-# Postfix's base-52 alphabet without vowels. Bounded, so "ALL", "-" and options never pass.
-QUEUE_ID_RE = re.compile(r"[0-9A-F]{6,20}|[0-9BCDFGHJKLMNPQRSTVWXYZbcdfghjklmnpqrstvwxyz]{10,32}")
+from else_core.queueid import QUEUE_ID_RE, valid_queue_id
+
+__all__ = ["QUEUE_ID_RE", "valid_queue_id"]  # re-exported: the SNMP API's own names
+
 
 QUEUES = ("maildrop", "incoming", "active", "deferred", "hold")
 
 # Control actions, in the order of their OID column under the control subtree.
 ACTIONS = ("flush", "flush-id", "hold", "release", "delete", "requeue")
-
-
-def valid_queue_id(text: str) -> bool:
-    """True when ``text`` is a Postfix queue ID (short or long form) and nothing else."""
-    return QUEUE_ID_RE.fullmatch(text) is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,8 +35,9 @@ class QueueSizes:
 
     @property
     def total(self) -> int | None:
-        values = [getattr(self, q) for q in QUEUES]
-        return None if any(v is None for v in values) else sum(values)  # type: ignore[arg-type]
+        values: list[int | None] = [getattr(self, q) for q in QUEUES]
+        known = [v for v in values if v is not None]
+        return sum(known) if len(known) == len(values) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,9 +76,9 @@ class HostStatus:
     @property
     def mem_used_kb(self) -> int | None:
         parts = (self.mem_total_kb, self.mem_free_kb, self.mem_buffer_kb, self.mem_cached_kb)
-        if any(p is None for p in parts):
+        total, free, buffers, cached = parts
+        if total is None or free is None or buffers is None or cached is None:
             return None
-        total, free, buffers, cached = parts  # type: ignore[misc]
         return max(0, total - free - buffers - cached)
 
     def metrics(self) -> dict[str, Any]:

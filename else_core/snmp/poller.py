@@ -21,7 +21,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from else_core.config import Config
+from else_core.config import SNMP_DEFAULTS, Config
 from else_core.errors import ConfigError, ElseError
 from else_core.snmp.client import SnmpManager, SnmpTarget, targets_from_config
 from else_core.snmp.model import HostStatus
@@ -53,8 +53,8 @@ class ServerState:
 def poller_settings(config: Config) -> tuple[float, int]:
     snmp = config.section("snmp")
     try:
-        interval = float(snmp.get("poll_interval", 60))
-        down_after = int(snmp.get("down_after", 3))
+        interval = float(snmp.get("poll_interval", SNMP_DEFAULTS.poll_interval))
+        down_after = int(snmp.get("down_after", SNMP_DEFAULTS.down_after))
     except (TypeError, ValueError):
         raise ConfigError("[snmp] poll_interval and down_after must be numbers") from None
     if interval <= 0 or down_after < 1:

@@ -40,8 +40,8 @@
     if (text !== undefined && text !== null) { node.textContent = String(text); }
     return node;
   }
-  var STATUSES = ["delivered", "deferred", "bounced", "expired", "rejected", "discarded",
-                  "held", "deleted", "queued", "mixed"];
+  // The status vocabulary comes from the page (else_core.model.EMAIL_STATUSES): one list.
+  var STATUSES = (document.body.getAttribute("data-statuses") || "").split(" ");
   function badge(status) {
     var safe = STATUSES.indexOf(status) >= 0 ? status : "unknown";
     return el("span", "badge s-" + safe, status);

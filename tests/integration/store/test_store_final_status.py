@@ -15,11 +15,12 @@ from pathlib import Path
 import pytest
 from store_pg import rsyslog_rows, send_rows
 
+from else_core.audit import control_rows_for
 from else_core.cli import main as elsectl
 from else_core.search import Filter, Query, search_emails
 from else_core.snmp.audit import record_control
 from else_core.store.worker import Worker
-from else_core.story import admin_events, load_audit, match_audit
+from else_core.story import admin_events, match_audit
 from tests.unit import test_final_status_paths as paths
 
 pytestmark = pytest.mark.postgres
@@ -94,7 +95,7 @@ def test_story_finds_the_audit_entry_of_the_delete(db, tmp_path):
     with db.connect("else_web") as conn:
         (doc,) = [r[0] for r in conn.execute("SELECT doc FROM emails")]
         events = admin_events(doc)
-        match_audit(events, load_audit(conn, events))
+        match_audit(events, control_rows_for(conn, events))
     assert [(e["action"], e["audit"]) for e in events] == [
         ("delete", {"actor": "alice", "at": (logged - timedelta(seconds=3)).isoformat()})
     ]

@@ -150,6 +150,9 @@ def test_a_user_logs_in_searches_reads_a_story_opens_a_report_and_exports(
     before = b.find_element(By.ID, "live-at").text
     WebDriverWait(b, 12).until(lambda d: d.find_element(By.ID, "live-at").text != before)
     assert b.find_elements(By.CSS_SELECTOR, "#live-emails tr")
+    # The script's status badges know the vocabulary the page hands them (one list).
+    assert b.find_elements(By.CSS_SELECTOR, "#live-emails .badge.s-delivered")
+    assert not b.find_elements(By.CSS_SELECTOR, "#live-emails .badge.s-unknown")
     shot(b, "live-1280")
 
     for path, name in (

@@ -14,7 +14,9 @@ from else_core.commands.serve import is_loopback
 from else_core.config import Config
 from else_core.errors import ConfigError
 from webui import create_app, explain
-from webui.app import _csv_cell, classify_quick, fmt_time
+from webui.context import csv_cell as _csv_cell
+from webui.context import fmt_time
+from webui.queries import classify_quick
 from webui.security import SessionCodec, csrf_ok, load_secret
 
 SECRET = b"k" * 32
@@ -253,7 +255,7 @@ def test_plain_http_mode_answers_only_loopback_clients(insecure, remote, status)
 def test_volume_buckets_cover_the_whole_period_in_the_users_zone(since, until, tz, first, count):
     from datetime import datetime
 
-    from webui.reportdata import Period, bucket_labels
+    from else_core.stats import Period, bucket_labels
 
     labels = bucket_labels(Period(datetime.fromisoformat(since), datetime.fromisoformat(until), tz))
     assert len(labels) == count

@@ -1,0 +1,82 @@
+"""Public routes: health check, static files, log-in and log-out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bottle import Bottle, HTTPResponse, request, response, static_file
+
+from else_core import accounts
+from webui.context import HERE, TIMEZONES_SET, ctx, f, q, render, settings_of
+from webui.security import new_csrf
+
+
+def safe_next(value: str) -> str:
+    """Only a local path: no open redirect to another site."""
+    if value.startswith("/") and not value.startswith("//") and "\\" not in value:
+        return value[:2000]
+    return ""
+
+
+def install(app: Bottle) -> None:
+    settings = settings_of(app)
+
+    @app.get("/healthz", auth="none")
+    def healthz() -> dict[str, str]:
+        response.set_header("Cache-Control", "no-store")
+        return {"status": "ok"}
+
+    @app.get("/static/<name:path>", auth="none")
+    def static(name: str) -> Any:
+        resp = static_file(name, root=str(HERE / "static"))
+        resp.set_header("Cache-Control", "public, max-age=3600")
+        return resp
+
+    @app.get("/login", auth="none")
+    def login_form() -> str:
+        return render("login.html", next=safe_next(q("next")), error=None)
+
+    @app.post("/login", auth="none")
+    def login() -> Any:
+        c = ctx()
+        result = accounts.authenticate(
+            c.db, f("username"), f("password"), source=request.remote_addr
+        )
+        if result.user is None:
+            msg = {
+                "locked": "This account is locked for a few minutes after too many failed"
+                " log-ins. Try again later or ask an administrator.",
+            }.get(result.reason, "Wrong user name or password.")
+            response.status = 401 if result.reason != "locked" else 429
+            return render("login.html", next=safe_next(f("next")), error=msg)
+        # The zone saved on the account wins over the browser's guess sent with the form.
+        tz = result.user.timezone or f("tz")
+        c.session = {
+            "u": result.user.id,
+            "v": result.user.session_version,
+            "c": new_csrf(),  # a new token at login: no session fixation
+            "s": new_csrf(),  # the session's id (a log-out revokes it)
+            "tz": tz if tz in TIMEZONES_SET else settings.default_tz,
+        }
+        c.dirty = True
+        raise HTTPResponse(status=303, headers={"Location": safe_next(f("next")) or "/search"})
+
+    @app.post("/logout", auth="none")
+    def logout() -> Any:
+        c = ctx()
+        if c.session.get("u"):
+            uid = c.session.get("u")
+            user = accounts.get_user_by_id(c.db, uid) if isinstance(uid, int) else None
+            if user:
+                # The cookie is self-contained: the audit row with its session id is what
+                # makes a copy of it useless after the log-out.
+                accounts.audit(
+                    c.db,
+                    user.username,
+                    "logout",
+                    user.username,
+                    detail={"sid": str(c.session.get("s", ""))},
+                )
+        c.session = {"c": new_csrf()}
+        c.dirty = True
+        raise HTTPResponse(status=303, headers={"Location": "/login"})

@@ -1,0 +1,319 @@
+"""Searching: the quick box, the extended form, Message-ID lists, exports, rejects and
+"My searches" (history and saved searches)."""
+
+from __future__ import annotations
+
+import urllib.parse
+from collections.abc import Iterable
+from typing import Any
+
+from bottle import Bottle, redirect, response
+
+from else_core import accounts, history
+from else_core.search import (
+    EMAIL_FIELDS,
+    REJECT_FIELDS,
+    Filter,
+    Query,
+    SearchError,
+    search_emails,
+    search_rejects,
+    summary,
+)
+from webui.context import (
+    Ctx,
+    csv_response,
+    ctx,
+    f,
+    fmt_time,
+    json_response,
+    q,
+    render,
+    request_items,
+)
+from webui.queries import (
+    Params,
+    build_query,
+    classify_quick,
+    filter_rows,
+    message_ids,
+    pairs,
+    quick_filter,
+)
+
+EXPORT_MAX = 10000
+EXPORT_HEADER = (
+    "time",
+    "id",
+    "message_id",
+    "host",
+    "queue_ids",
+    "sender",
+    "recipient",
+    "status",
+    "dsn",
+    "relay",
+    "response",
+    "size",
+    "client",
+    "client_ip",
+)
+
+
+def record_history(c: Ctx, items: list[tuple[str, str]], total: int | None) -> None:
+    query = [[k, v] for k, v in items if k != "cursor" and v]
+    if not query or c.via_token:
+        return
+    assert c.user is not None
+    history.record(c.db, c.user.id, query, total)
+
+
+def merge(c: Ctx, queries: list[Query]) -> tuple[list[dict[str, Any]], str | None]:
+    """Several searches as one newest-first list (each e-mail once)."""
+    seen: dict[str, dict[str, Any]] = {}
+    capped = False
+    for query in queries:
+        page = search_emails(c.db, query, c.scope)
+        capped = capped or page.next_cursor is not None
+        for item in page.items:
+            seen.setdefault(item["id"], item)
+    rows = sorted(seen.values(), key=lambda r: r["doc"].get("first_seen") or "", reverse=True)
+    note = (
+        "Showing the newest matches; refine with the extended search for more." if capped else None
+    )
+    return rows, note
+
+
+def address_search(
+    c: Ctx, address: str, limit: int = 100
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Sender or recipient, or a bare Message-ID (it looks just like an address)."""
+    return merge(
+        c,
+        [
+            Query(limit=limit, filters=[Filter("sender", address)]),
+            Query(limit=limit, filters=[Filter("recipient", address)]),
+            Query(limit=limit, filters=[Filter("message_id", address)]),
+        ],
+    )
+
+
+def domain_search(c: Ctx, domain: str, limit: int = 100) -> tuple[list[dict[str, Any]], str | None]:
+    return merge(
+        c,
+        [
+            Query(limit=limit, filters=[Filter("sender_domain", domain)]),
+            Query(limit=limit, filters=[Filter("recipient_domain", domain)]),
+        ],
+    )
+
+
+def row(doc: dict[str, Any]) -> dict[str, Any]:
+    """What a result line shows of an e-mail."""
+    return {
+        "id": doc["id"],
+        "first_seen": doc.get("first_seen"),
+        "sender": doc.get("sender"),
+        "recipients": doc.get("recipients") or [],
+        "size": doc.get("size"),
+        "host": doc.get("host"),
+        "status": doc.get("status"),
+        "message_id": doc.get("message_id"),
+        "client": doc.get("client"),
+        "client_ip": doc.get("client_ip"),
+        "queue_ids": [t.get("queue_id") for t in doc.get("transactions") or []],
+    }
+
+
+def export_rows(c: Ctx) -> Iterable[dict[str, Any]]:
+    """The documents of the current search, up to :data:`EXPORT_MAX`."""
+    quick = q("q").strip()
+    kind = classify_quick(quick) if quick else None
+    if kind and kind[0] == "address":
+        yield from (r["doc"] for r in address_search(c, kind[1], 1000)[0])
+        return
+    if kind and kind[0] == "domain":
+        yield from (r["doc"] for r in domain_search(c, kind[1], 1000)[0])
+        return
+    query = build_query(Params(request_items()), c.tz, EMAIL_FIELDS)
+    if kind:
+        query.filters.append(quick_filter(kind))
+    query.limit, query.count, query.after = 1000, False, None
+    n = 0
+    while True:
+        page = search_emails(c.db, query, c.scope)
+        for item in page.items:
+            yield item["doc"]
+            n += 1
+        if not page.next_cursor or n >= EXPORT_MAX:
+            return
+        query.after = page.next_cursor
+
+
+def install(app: Bottle) -> None:
+    @app.get("/")
+    def home() -> Any:
+        redirect("/search", 303)
+
+    @app.get("/search")
+    def search_page() -> str:
+        c = ctx()
+        items = request_items()
+        quick = q("q").strip()
+        kind = classify_quick(quick) if quick else None
+        page = None
+        rows: list[dict[str, Any]] = []
+        note = None
+        error = None
+        try:
+            if kind and kind[0] == "address":
+                rows, note = address_search(c, kind[1])
+            elif kind and kind[0] == "domain":
+                rows, note = domain_search(c, kind[1])
+            elif kind or any(k not in ("sort", "limit", "tz") for k, _ in items):
+                query = build_query(Params(items), c.tz, EMAIL_FIELDS)
+                if kind:
+                    query.filters.append(quick_filter(kind))
+                page = search_emails(c.db, query, c.scope)
+            if page is not None:
+                rows = page.items
+            if (quick or page is not None) and not q("cursor"):
+                record_history(c, items, page.total if page else len(rows))
+        except SearchError as exc:
+            error = str(exc)
+        return render(
+            "search.html",
+            quick=quick,
+            kind=kind[0] if kind else None,
+            rows=[row(r["doc"]) for r in rows],
+            page=page,
+            note=note,
+            error=error,
+            items=items,
+            searched=bool(quick) or page is not None,
+            sort=q("sort", "-time"),
+            filters=filter_rows(items),
+            since=q("since"),
+            until=q("until"),
+        )
+
+    @app.post("/search/ids")
+    def search_ids() -> str:
+        c = ctx()
+        text = f("message_ids")
+        ids = message_ids(text)
+        rows: list[dict[str, Any]] = []
+        missing: list[str] = []
+        if ids:
+            page = search_emails(c.db, Query(message_ids=ids, limit=1000), c.scope)
+            rows = page.items
+            found = {r["doc"].get("message_id") for r in rows}
+            missing = [i for i in ids if i not in found]
+        return render(
+            "search.html",
+            quick="",
+            kind="ids",
+            rows=[row(r["doc"]) for r in rows],
+            page=None,
+            note=None,
+            error=None,
+            items=[],
+            searched=True,
+            sort="-time",
+            filters=filter_rows([]),
+            since="",
+            until="",
+            ids_text=text,
+            missing=missing,
+        )
+
+    @app.get("/search/export.csv")
+    def export_csv() -> str:
+        c = ctx()
+        tz = c.tz
+        rows = []
+        for doc in export_rows(c):
+            for r in doc.get("recipients") or [{}]:
+                rows.append(
+                    (
+                        fmt_time(doc.get("first_seen"), tz),
+                        doc.get("id"),
+                        doc.get("message_id"),
+                        doc.get("host"),
+                        " ".join(t.get("queue_id", "") for t in doc.get("transactions") or []),
+                        doc.get("sender"),
+                        r.get("address"),
+                        r.get("status"),
+                        r.get("dsn"),
+                        r.get("relay"),
+                        r.get("response"),
+                        doc.get("size"),
+                        doc.get("client"),
+                        doc.get("client_ip"),
+                    )
+                )
+        return csv_response(rows, EXPORT_HEADER, "else-search.csv")
+
+    @app.get("/search/export.json")
+    def export_json() -> str:
+        c = ctx()
+        emails = [summary(doc) for doc in export_rows(c)]
+        response.set_header("Content-Disposition", 'attachment; filename="else-search.json"')
+        return json_response({"emails": emails})
+
+    @app.get("/rejects")
+    def rejects_page() -> str:
+        c = ctx()
+        error = None
+        page = None
+        try:
+            query = build_query(Params(request_items()), c.tz, REJECT_FIELDS)
+            query.sort = "-time"
+            page = search_rejects(c.db, query, c.scope)
+        except SearchError as exc:
+            error = str(exc)
+        return render(
+            "rejects.html",
+            page=page,
+            error=error,
+            items=request_items(),
+            filters=filter_rows(request_items()),
+            since=q("since"),
+            until=q("until"),
+        )
+
+    @app.get("/searches")
+    def searches_page() -> str:
+        c = ctx()
+        assert c.user is not None
+        recent = history.recent(c.db, c.user.id)
+        saved = history.saved(c.db, c.user.id)
+        for r in (*recent, *saved):
+            ps = pairs(r["query"])
+            r["qs"] = urllib.parse.urlencode(ps)
+            r["text"] = " ".join(f"{k}={v}" for k, v in ps if k not in ("limit", "sort"))
+        return render("searches.html", history=recent, saved=saved)
+
+    @app.post("/searches/save")
+    def save_search() -> Any:
+        c = ctx()
+        assert c.user is not None
+        name = f("name").strip()[:100]
+        if not name:
+            raise accounts.AccountError("give the search a name")
+        query = [
+            [k, v]
+            for k, v in urllib.parse.parse_qsl(f("query"), keep_blank_values=False)
+            if k not in ("cursor", "csrf")
+        ][:100]
+        history.save(c.db, c.user.id, name, query)
+        c.flash(f"Search saved as {name!r}.")
+        redirect("/searches", 303)
+
+    @app.post("/searches/<sid:int>/delete")
+    def delete_search(sid: int) -> Any:
+        c = ctx()
+        assert c.user is not None
+        history.delete(c.db, c.user.id, sid)
+        c.flash("Saved search deleted.")
+        redirect("/searches", 303)
