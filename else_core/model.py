@@ -212,7 +212,7 @@ class Recipient:
     earlier: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        out = {
+        out: dict[str, Any] = {
             "address": self.address,
             "orig_address": self.orig_address,
             "status": self.status,

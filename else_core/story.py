@@ -140,7 +140,7 @@ def path_of(doc: dict[str, Any], recipient: dict[str, Any]) -> set[tuple[str, st
             if (a.get("to") or "").lower() in names or (a.get("orig_to") or "").lower() in names:
                 keys.add((t.get("host"), t.get("queue_id")))
     if recipient.get("queue_id"):
-        keys.add((recipient.get("host"), recipient["queue_id"]))
+        keys.add((str(recipient.get("host")), str(recipient["queue_id"])))
     by_key = {(t.get("host"), t.get("queue_id")): t for t in txs}
     todo = list(keys)
     while todo:
