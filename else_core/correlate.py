@@ -120,8 +120,17 @@ class _Group:
 class Correlator:
     """Streaming correlator; see the module docstring. Picklable as a whole."""
 
-    def __init__(self, linger: float = 60.0, stale_after: float = 10 * 86400.0) -> None:
+    def __init__(
+        self,
+        linger: float = 60.0,
+        stale_after: float = 10 * 86400.0,
+        retry_wait: float = 3600.0,
+    ) -> None:
         self.linger = timedelta(seconds=linger)
+        # An e-mail refused only for now (4xx) waits this long for the client's retry
+        # (greylisting clients come back after minutes) before it goes out as finished.
+        self.retry_wait = timedelta(seconds=retry_wait)
+        self._retry: deque[tuple[datetime, _Group]] = deque()
         self.stale_after = timedelta(seconds=stale_after)
         self.clock: datetime | None = None
         self._sessions: dict[tuple[str, str, int | None], _Session] = {}
@@ -151,7 +160,9 @@ class Correlator:
         ts = ev.line.ts
         if ts is not None and (self.clock is None or ts > self.clock):
             self.clock = ts
-            if self._done and self._done[0][0] + self.linger <= ts:
+            if (self._done and self._done[0][0] + self.linger <= ts) or (
+                self._retry and self._retry[0][0] + self.retry_wait <= ts
+            ):
                 self._emit_due()
             if self._next_sweep is None or ts >= self._next_sweep:
                 self._sweep_stale()
@@ -342,6 +353,14 @@ class Correlator:
             done_at, group = self._done.popleft()
             if group.emitted or group.completed_at is None or group.completed_at != done_at:
                 continue  # reopened or merged since
+            if _refused_for_now(group):
+                self._retry.append((done_at, group))  # its retry may still join it
+                continue
+            self._emit(group)
+        while self._retry and self._retry[0][0] + self.retry_wait <= clock:
+            done_at, group = self._retry.popleft()
+            if group.emitted or group.completed_at is None or group.completed_at != done_at:
+                continue
             self._emit(group)
 
     def _emit(self, group: _Group) -> None:
@@ -891,6 +910,18 @@ class Correlator:
         )
 
     # dispatch table filled below
+
+
+def _refused_for_now(group: _Group) -> bool:
+    """Every submission of the e-mail was refused with a 4xx (a greylisting milter or
+    policy service): the client will send it again, as part of the same e-mail."""
+    for t in group.txs:
+        refusals = [r for r in t.rejects if r.action in _REJECT_ACTIONS]
+        if t.state != "rejected" or not refusals:
+            return False
+        if not all((r.code or r.dsn or "").startswith("4") for r in refusals):
+            return False
+    return bool(group.txs)
 
 
 def _same_message(a: Transaction, b: Transaction) -> bool:

@@ -8,9 +8,14 @@ verbatim); the expectations come from what the administrator and the client did.
 
 from __future__ import annotations
 
+from datetime import UTC
+
 import pytest
 
-from else_core.model import Reject
+from else_core.correlate import Correlator
+from else_core.envelope import ClassicClock, EnvelopeParser
+from else_core.model import Email, Reject
+from else_core.parser import parse
 from tests.unit.test_correlate import emails, run, statuses
 
 # postsuper -r after deferrals, as in the issue: postsuper's own "requeued" line is not in
@@ -124,6 +129,8 @@ Mar  3 10:00:31 mail postfix/smtpd[3201]: disconnect from c.example[192.0.2.1] e
 Mar  3 10:00:32 mail postfix/local[3204]: 2B3C4D5E6F: to=<r@mail.example>, relay=local, delay=1, delays=0/0/0/1, dsn=2.0.0, status=sent (delivered to mailbox)
 Mar  3 10:00:32 mail postfix/qmgr[3203]: 2B3C4D5E6F: removed
 """
+# A greylisting client comes back 20 minutes later: still the same e-mail.
+MILTER_TEMPFAIL_THEN_LATE_RETRY = MILTER_TEMPFAIL_THEN_RETRY.replace("10:00:3", "10:20:3")
 # The same from a policy service in smtpd_end_of_data_restrictions (smtpd logs it).
 POLICY_TEMPFAIL_THEN_RETRY = MILTER_TEMPFAIL_THEN_RETRY.replace(
     "mail postfix/cleanup[3202]: 1A2B3C4D5E: milter-reject: END-OF-MESSAGE from c.example[192.0.2.1]: 4.7.1 Service unavailable - try again later;",
@@ -209,6 +216,7 @@ Mar  3 10:30:00 mail postfix/postsuper[2100]: Deleted: 1 message
         (HOLD_RELEASE_REQUEUE_DEFER_HOLD, {"r@remote.example": "held"}, False),
         (HOLD_REQUEUE_DELIVERED, {"r@remote.example": "delivered"}, True),
         (MILTER_TEMPFAIL_THEN_RETRY, {"r@mail.example": "delivered"}, True),
+        (MILTER_TEMPFAIL_THEN_LATE_RETRY, {"r@mail.example": "delivered"}, True),
         (POLICY_TEMPFAIL_THEN_RETRY, {"r@mail.example": "delivered"}, True),
         (MILTER_TEMPFAIL_TWICE, {"r@mail.example": "rejected"}, True),
         (
@@ -246,6 +254,7 @@ Mar  3 10:30:00 mail postfix/postsuper[2100]: Deleted: 1 message
         "hold-release-requeue-deferred-hold-again",
         "hold-requeue-delivered",
         "milter-4xx-then-accepted-retry",
+        "milter-4xx-then-retry-20-minutes-later",
         "policy-451-end-of-data-then-accepted-retry",
         "milter-4xx-twice",
         "first-rcpt-refused-before-the-queue-file",
@@ -366,3 +375,32 @@ def test_admin_actions_are_kept_with_their_queue_file(
 ) -> None:
     (mail,) = emails(run(log))
     assert [(t.queue_id, a["action"]) for t in mail.transactions for a in t.actions] == actions
+
+
+def _stream(log: str, later: str) -> tuple[Correlator, list[Email | Reject]]:
+    """Feed ``log`` then one unrelated ``later`` line; what came out before the end."""
+    env = EnvelopeParser(ClassicClock(2024, UTC))
+    corr = Correlator()
+    out: list[Email | Reject] = []
+    for i, raw in enumerate([*log.strip().splitlines(), later], 1):
+        corr.feed(parse(env.split(raw, i)))
+        out.extend(corr.drain())
+    return corr, out
+
+
+@pytest.mark.parametrize(
+    ("later", "emitted"),
+    [("10:30:00", 0), ("11:00:02", 1)],
+    ids=["waits-for-the-retry", "then-goes-out"],
+)
+def test_refused_for_now_waits_an_hour_for_the_retry(later: str, emitted: int) -> None:
+    refused_once = MILTER_TEMPFAIL_THEN_RETRY.split("Mar  3 10:00:31", maxsplit=1)[0]
+    line = f"Mar  3 {later} mail postfix/smtpd[9]: connect from x.example[192.0.2.9]"
+    corr, out = _stream(refused_once, line)
+    assert len(emails(out)) == emitted
+    if emitted:
+        (mail,) = emails(out)
+        assert (mail.complete, statuses(mail)) == (True, {"r@mail.example": "rejected"})
+    else:
+        (snap,) = corr.open_snapshots()  # visible meanwhile, as it stands
+        assert statuses(snap) == {"r@mail.example": "rejected"}
