@@ -131,6 +131,10 @@ class Correlator:
         # (greylisting clients come back after minutes) before it goes out as finished.
         self.retry_wait = timedelta(seconds=retry_wait)
         self._retry: deque[tuple[datetime, _Group]] = deque()
+        # Recipients refused for now (4xx at RCPT, no queue file: greylisting) by
+        # (host, client IP, sender, recipient), oldest first, kept retry_wait long: the
+        # client's retry, a new e-mail, shows them as its earlier steps.
+        self._greylisted: dict[tuple[str, str, str, str], list[Reject]] = {}
         self.stale_after = timedelta(seconds=stale_after)
         self.clock: datetime | None = None
         self._sessions: dict[tuple[str, str, int | None], _Session] = {}
@@ -422,6 +426,14 @@ class Correlator:
             old_sessions.append(key)
         for key in old_sessions:
             self._release_refused(self._sessions.pop(key))
+        wait = clock - self.retry_wait
+        old_refusals = []
+        for key, refused in self._greylisted.items():
+            if refused[-1].at is not None and refused[-1].at >= wait:
+                break
+            old_refusals.append(key)
+        for key in old_refusals:
+            del self._greylisted[key]
         hour = clock - timedelta(hours=1)
         old_hops = []
         for key, exp in self._expect.items():
@@ -458,8 +470,14 @@ class Correlator:
         return sess
 
     def _release_refused(self, sess: _Session) -> None:
-        """The session's NOQUEUE refusals no e-mail claimed: records of their own."""
+        """The session's NOQUEUE refusals no e-mail claimed: records of their own (and,
+        refused for now, earlier steps of the retry to come)."""
         self._out.extend(sess.refused)
+        for r in sess.refused:
+            if (r.code or r.dsn or "").startswith("4"):
+                key = _greylist_key(r.host, r.client_ip, r.sender, r.recipient)
+                seen = self._greylisted.pop(key, [])  # re-insert: the map stays in time order
+                self._greylisted[key] = [*seen[-4:], r]
         sess.refused.clear()
 
     def _unlink_refused(self, tx: Transaction, keep: Any = None) -> None:
@@ -878,6 +896,8 @@ class Correlator:
                 recipients.extend(_resolve(root, addr, None, children, complete, 0))
         recipients = _fold_temporary_refusals(recipients)
         root = roots[0]
+        if self._greylisted and root.client_ip:
+            self._add_greylisting(root, recipients)
         statuses = {r.status for r in recipients}
         if len(statuses) == 1:
             summary = statuses.pop()
@@ -909,7 +929,35 @@ class Correlator:
             merged_ids=list(dict.fromkeys(group.absorbed)),
         )
 
+    def _add_greylisting(self, root: Transaction, recipients: list[Recipient]) -> None:
+        """The recipient was refused for now at RCPT by the same server, to the same
+        client and sender, before this e-mail came: the client's earlier try."""
+        for rcpt in recipients:
+            key = _greylist_key(root.host, root.client_ip, root.sender, rcpt.address)
+            for r in self._greylisted.get(key, ()):
+                if r.at is None or root.first_seen is None or r.at > root.first_seen:
+                    continue
+                if r.at < root.first_seen - self.retry_wait:
+                    continue  # (the hourly sweep has not dropped it yet)
+                step = {
+                    "at": _iso(r.at),
+                    "host": r.host,
+                    "queue_id": None,
+                    "status": "rejected",
+                    "dsn": r.dsn,
+                    "response": f"{r.code or ''} {r.dsn or ''} {r.reason or ''}".strip(),
+                }
+                if step not in rcpt.earlier:
+                    rcpt.earlier.append(step)
+            rcpt.earlier.sort(key=lambda x: x["at"] or "")
+
     # dispatch table filled below
+
+
+def _greylist_key(
+    host: str, client_ip: str | None, sender: str | None, recipient: str | None
+) -> tuple[str, str, str, str]:
+    return (host, client_ip or "", (sender or "").lower(), (recipient or "").lower())
 
 
 def _refused_for_now(group: _Group) -> bool:
