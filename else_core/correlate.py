@@ -889,11 +889,12 @@ class Correlator:
         if not roots:
             roots = txs[:1]
         recipients: list[Recipient] = []
+        index: _AttemptIndex = {}
         for root in roots:
             if root.origin == "bounce" and len(roots) > 1:
                 continue  # a notification without its original in view is still shown
             for addr in _addresses(root):
-                recipients.extend(_resolve(root, addr, None, children, complete, 0))
+                recipients.extend(_resolve(root, addr, None, children, complete, 0, index=index))
         recipients = _fold_temporary_refusals(recipients)
         root = roots[0]
         if self._greylisted and root.client_ip:
@@ -1076,6 +1077,21 @@ def _requeued_as(
     return next((kid for kid, kind in kids if kind == "requeue"), None)
 
 
+# Per _build: each transaction's attempts by recipient, made on first use, so resolving
+# every recipient of a 5,000-recipient e-mail costs its attempts once, not once each.
+_AttemptIndex = dict[int, dict[str, list[Attempt]]]
+
+
+def _attempts_to(tx: Transaction, addr: str, index: _AttemptIndex) -> list[Attempt]:
+    by_to = index.get(tx.serial)
+    if by_to is None:
+        by_to = {}
+        for a in tx.attempts:
+            by_to.setdefault(a.to, []).append(a)
+        index[tx.serial] = by_to
+    return by_to.get(addr, [])
+
+
 def _resolve(
     tx: Transaction,
     addr: str,
@@ -1084,9 +1100,13 @@ def _resolve(
     complete: bool,
     depth: int,
     prior_attempts: int = 0,
+    *,
+    index: _AttemptIndex | None = None,
 ) -> list[Recipient]:
     """Final status of ``addr`` in ``tx``, following hops to the end of the chain."""
-    attempts = [a for a in tx.attempts if a.to == addr]
+    if index is None:
+        index = {}
+    attempts = _attempts_to(tx, addr, index)
     kids = children.get((tx.host, tx.queue_id), [])
     count = prior_attempts + len(attempts)
     if not attempts:
@@ -1099,7 +1119,9 @@ def _resolve(
         if status not in ("rejected", "discarded"):
             requeued = _requeued_as(tx, kids, depth)
             if requeued is not None:
-                return _resolve(requeued, addr, orig, children, complete, depth + 1, count)
+                return _resolve(
+                    requeued, addr, orig, children, complete, depth + 1, count, index=index
+                )
         return [
             Recipient(
                 address=addr,
@@ -1130,17 +1152,26 @@ def _resolve(
                 for target in targets:
                     out.extend(
                         _resolve(
-                            kid, target, orig_address or addr, children, complete, depth + 1, count
+                            kid,
+                            target,
+                            orig_address or addr,
+                            children,
+                            complete,
+                            depth + 1,
+                            count,
+                            index=index,
                         )
                     )
                 return out
             if kind in ("filter", "relay") and last.response and kid.queue_id in last.response:
                 match = addr
-                if not any(a.to == addr for a in kid.attempts):
+                if not _attempts_to(kid, addr, index):
                     alt = next((a.to for a in kid.attempts if a.orig_to == addr), None)
                     if alt is not None:
                         match = alt
-                sub = _resolve(kid, match, orig_address, children, complete, depth + 1, count)
+                sub = _resolve(
+                    kid, match, orig_address, children, complete, depth + 1, count, index=index
+                )
                 for r in sub:
                     if r.status == "queued" and not kid.attempts and kind == "relay":
                         r.status = "delivered"  # handed on; the next hop has not logged yet
@@ -1148,7 +1179,9 @@ def _resolve(
     if status not in _FINAL_ATTEMPTS:
         requeued = _requeued_as(tx, kids, depth)
         if requeued is not None:
-            return _resolve(requeued, addr, orig_address, children, complete, depth + 1, count)
+            return _resolve(
+                requeued, addr, orig_address, children, complete, depth + 1, count, index=index
+            )
     final = _final_status(last, tx, complete)
     return [
         Recipient(

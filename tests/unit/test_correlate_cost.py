@@ -155,6 +155,36 @@ def test_cost_per_line_is_flat_as_the_log_grows(drive: Callable[..., None]) -> N
     assert large <= small * 1.10, f"{small:.1f} -> {large:.1f} correlator lines per log line"
 
 
+def wide_mail(recipients: int) -> list[Event]:
+    """One e-mail to ``recipients`` addresses (a mailing list), each delivered once."""
+    s = "Jun  1 10:00:00"
+    lines = [
+        f"{s} mx postfix/pickup[1]: ABC123: uid=1000 from=<list@mx.example>",
+        f"{s} mx postfix/cleanup[2]: ABC123: message-id=<wide@mx.example>",
+        f"{s} mx postfix/qmgr[3]: ABC123: from=<list@mx.example>, size=900, nrcpt={recipients} (queue active)",
+    ]
+    lines += [
+        f"{s} mx postfix/smtp[4]: ABC123: to=<m{i}@r.example>, relay=mx.r.example[192.0.2.9]:25,"
+        " delay=1, delays=0/0/0/1, dsn=2.0.0, status=sent (250 2.0.0 Ok)"
+        for i in range(recipients)
+    ]
+    lines.append(f"{s} mx postfix/qmgr[3]: ABC123: removed")
+    env = EnvelopeParser(ClassicClock(2024, UTC))
+    return [parse(env.split(raw, i)) for i, raw in enumerate(lines, 1)]
+
+
+def test_cost_per_recipient_is_flat_for_wide_mail() -> None:
+    """Building an e-mail resolves each recipient once: not once per other recipient."""
+
+    def cost(recipients: int) -> float:
+        evs = wide_mail(recipients)
+        corr = Correlator()
+        return count_lines(lambda: feed_all(corr, evs), correlate_module) / recipients
+
+    small, large = cost(250), cost(1000)
+    assert large <= small * 1.10, f"{small:.1f} -> {large:.1f} correlator lines per recipient"
+
+
 def test_the_workload_keeps_state_open() -> None:
     """The cost test above means something only if open state grows with the log."""
     corr = Correlator()
