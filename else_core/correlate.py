@@ -485,7 +485,8 @@ class Correlator:
         records of their own: another sender's, or the queue file came to nothing."""
         linked = [r for r in tx.rejects if r.queue_id is None and not (keep and keep(r))]
         if linked:
-            tx.rejects = [r for r in tx.rejects if not any(r is x for x in linked)]
+            gone = {id(r) for r in linked}
+            tx.rejects = [r for r in tx.rejects if id(r) not in gone]
             self._out.extend(linked)
 
     def _check_refused_sender(self, tx: Transaction) -> None:
@@ -564,9 +565,11 @@ class Correlator:
             # The first accepted recipient opened this queue file: the ones refused just
             # before it from the same client were refused from this message.
             ip = f.get("client_ip")
-            mine = [r for r in sess.refused if not ip or not r.client_ip or r.client_ip == ip]
-            self._out.extend(r for r in sess.refused if not any(r is x for x in mine))
-            tx.rejects.extend(mine)
+            for r in sess.refused:
+                if not ip or not r.client_ip or r.client_ip == ip:
+                    tx.rejects.append(r)
+                else:
+                    self._out.append(r)
             sess.refused.clear()
         orig = f.get("orig_queue_id")
         if orig:
