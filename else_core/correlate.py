@@ -646,7 +646,7 @@ class Correlator:
             self._join_by_msgid(tx)
 
     def _on_delivery(self, ev: Event) -> None:
-        tx = self._tx(ev)
+        tx = self._moved_away(ev) or self._tx(ev)
         assert tx is not None
         f = ev.f
         status = f["status"]
@@ -690,6 +690,25 @@ class Correlator:
         child_qid = f.get("queued_as")
         if child_qid:
             self._link_next_hop(tx, child_qid, f)
+
+    def _moved_away(self, ev: Event) -> Transaction | None:
+        """The file ``postsuper -r`` or ``-d`` took while a delivery agent was still at
+        work on it: the agent's result, logged a moment later, is still about that file
+        (a new file with a reused queue ID starts with client=, pickup or cleanup lines)."""
+        key = (ev.line.host, ev.qid or "")
+        if key in self._open:
+            return None
+        tx = self._known.get(key)
+        if tx is None or tx.state not in ("requeued", "deleted"):
+            return None
+        ts = ev.line.ts
+        if ts is not None and tx.last_seen is not None and ts - tx.last_seen > _IN_FLIGHT:
+            return None
+        tx.seqs.append(ev.line.seq)
+        group = self._group.get(tx.serial)
+        if group is not None:
+            self._touch(group)
+        return tx
 
     def _link_next_hop(self, tx: Transaction, child_qid: str, f: dict[str, Any]) -> None:
         """Follow ``queued as CHILD`` to the transaction that carries the message on.
@@ -1066,6 +1085,9 @@ def _tx_status(tx: Transaction, complete: bool) -> str:
 
 
 _MAX_DEPTH = 16
+# How long after postsuper moved a file a delivery agent may still report on it (an SMTP
+# session's timeouts are minutes).
+_IN_FLIGHT = timedelta(minutes=10)
 # Postfix's own attempt statuses after which the recipient is done with in that file.
 _FINAL_ATTEMPTS = frozenset(("sent", "deliverable", "bounced", "undeliverable", "expired"))
 

@@ -49,6 +49,13 @@ REQUEUE_LOGGED_AFTER_PICKUP = REQUEUE_THEN_EXPIRED.replace(
     "Mar  3 10:05:00 mail postfix/cleanup[2002]: 7E8D9C0B1A",
 )
 
+# postsuper -r while smtp was delivering the file: the agent's deferral comes after the
+# requeue (seen from a real Postfix 3.7 in the workload) and still belongs to the old file.
+REQUEUE_DURING_DELIVERY = REQUEUE_LOGGED_THEN_EXPIRED.replace(
+    "Mar  3 10:04:59 mail postfix/postsuper[2100]: Requeued: 1 message\n",
+    "Mar  3 10:04:59 mail postfix/postsuper[2100]: Requeued: 1 message\n"
+    "Mar  3 10:04:59 mail postfix/smtp[2004]: 3F1A2B4C5D: to=<bo@remote.example>, relay=mx.remote.example[192.0.2.25]:25, delay=298, delays=297/0/0/1, dsn=4.2.0, status=deferred (host mx.remote.example[192.0.2.25] said: 450 4.2.0 Mailbox busy (in reply to RCPT TO command))\n",
+)
 _HELD_START = """
 Mar  3 10:00:00 mail postfix/smtpd[3001]: connect from c.example[192.0.2.1]
 Mar  3 10:00:01 mail postfix/smtpd[3001]: 4BA2D20C85F: client=c.example[192.0.2.1]
@@ -216,6 +223,12 @@ Mar  3 10:00:02 mail postfix/smtp[2004]: 5D6E7F8A9B: to=<bo@remote.example>, rel
 Mar  3 10:30:00 mail postfix/postsuper[2100]: 5D6E7F8A9B: removed
 Mar  3 10:30:00 mail postfix/postsuper[2100]: Deleted: 1 message
 """
+# ... and postsuper -d likewise.
+DELETE_DURING_DELIVERY = DEFERRED_THEN_DELETED.replace(
+    "Mar  3 10:30:00 mail postfix/postsuper[2100]: Deleted: 1 message",
+    "Mar  3 10:30:00 mail postfix/postsuper[2100]: Deleted: 1 message\n"
+    "Mar  3 10:30:01 mail postfix/smtp[2004]: 5D6E7F8A9B: to=<bo@remote.example>, relay=mx.remote.example[192.0.2.25]:25, delay=1800, delays=1799/0/0/1, dsn=4.2.0, status=deferred (host mx.remote.example[192.0.2.25] said: 450 4.2.0 Mailbox busy (in reply to RCPT TO command))",
+)
 
 
 @pytest.mark.parametrize(
@@ -224,6 +237,7 @@ Mar  3 10:30:00 mail postfix/postsuper[2100]: Deleted: 1 message
         (REQUEUE_THEN_EXPIRED, {"bo@remote.example": "expired"}, True),
         (REQUEUE_LOGGED_THEN_EXPIRED, {"bo@remote.example": "expired"}, True),
         (REQUEUE_LOGGED_AFTER_PICKUP, {"bo@remote.example": "expired"}, True),
+        (REQUEUE_DURING_DELIVERY, {"bo@remote.example": "expired"}, True),
         (HOLD_RELEASE_REQUEUE_HOLD, {"r@remote.example": "held"}, False),
         (HOLD_REQUEUE_HOLD, {"r@remote.example": "held"}, False),
         (ACCESS_HOLD_RELEASE_REQUEUE_HOLD, {"r@remote.example": "held"}, False),
@@ -258,11 +272,13 @@ Mar  3 10:30:00 mail postfix/postsuper[2100]: Deleted: 1 message
             True,
         ),
         (DEFERRED_THEN_DELETED, {"bo@remote.example": "deleted"}, True),
+        (DELETE_DURING_DELIVERY, {"bo@remote.example": "deleted"}, True),
     ],
     ids=[
         "requeue-after-deferrals-then-expired",
         "requeue-logged-by-postsuper-then-expired",
         "requeue-logged-after-pickup-then-expired",
+        "requeue-while-smtp-delivers-then-expired",
         "hold-release-requeue-hold-again",
         "hold-requeue-hold-again",
         "access-hold-release-unlogged-requeue-hold-again",
@@ -277,6 +293,7 @@ Mar  3 10:30:00 mail postfix/postsuper[2100]: Deleted: 1 message
         "refusal-of-an-earlier-mail-from",
         "first-rcpt-refused-connect-line-missing",
         "deferred-then-deleted",
+        "delete-while-smtp-delivers",
     ],
 )
 def test_each_recipient_has_one_final_status(
