@@ -123,6 +123,10 @@ def server_gaps(
     One query reads the heartbeat lines, one counts the raw Postfix lines per host and minute
     over the covered minutes; live lines only (imported files have no heartbeat)."""
     until = until or datetime.now(UTC)
+    # Only whole minutes compare: the heartbeat counts by minute.
+    first = since.astimezone(UTC).replace(second=0, microsecond=0)
+    if first < since:
+        first += timedelta(minutes=1)
     host_filter = list(hosts) or None
     rows = conn.execute(
         "SELECT host, received_at, message FROM raw_events"
@@ -145,7 +149,7 @@ def server_gaps(
         counts = parse_heartbeat(text)
         if counts is None:
             continue
-        start = max(counts.since, since)
+        start = max(counts.since, first)
         if counts.through < start:
             continue
         per_host = sent.setdefault(host, {})

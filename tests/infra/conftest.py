@@ -119,7 +119,8 @@ class Pfx:
 
 @pytest.fixture(scope="module")
 def pfx(inventory, host) -> Pfx:
-    name = inventory.get_hosts("pfx_servers")[0]
+    # The PFX under test (each one in turn when the inventory has several).
+    name = host.backend.get_hostname()
     hostvars = inventory.get_variables(name)
     users = hostvars.get("postfix_local_users") or []
     assert users, "the inventory names no postfix_local_users: no local mailbox to deliver to"

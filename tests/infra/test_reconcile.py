@@ -16,6 +16,7 @@ reliability tests'.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -157,3 +158,28 @@ def test_every_mail_line_reaches_else_exactly_once(
     assert not result.duplicated, result.summary()
     assert not drops, drops
     assert (got.emails, got.delivered, got.sent_deliveries) == (mails, mails, mails), got
+
+
+MODULE_START = time.time()
+
+
+def test_else_shows_every_pfx_line_sent_as_received(host, else_host):
+    """After the drills, `elsectl servers gaps` (the Servers page's numbers) has PFX complete."""
+    hostname = host.check_output("hostname")
+    since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(MODULE_START))
+    # The heartbeat reports a minute 10 s after it ends, every 30 s.
+    wanted = time.strftime("%Y-%m-%dT%H:%M", time.gmtime(time.time() - 60))
+    cmd = (
+        "runuser -u else -- /opt/else/venv/bin/elsectl servers gaps --format json"
+        f" --host {hostname} --since {since}"
+    )
+    deadline = time.monotonic() + 150
+    while True:
+        out = else_host.run(cmd).stdout.strip()
+        gap = json.loads(out.splitlines()[-1]) if out else {}
+        if (gap.get("covered_through") or "") >= wanted or time.monotonic() > deadline:
+            break
+        time.sleep(5)
+    assert gap.get("covered_through", "") >= wanted, gap
+    assert gap["sent"] > 0 and (gap["missing"], gap["duplicated"]) == (0, 0), gap
+    assert gap["journald_warnings"] == 0, gap

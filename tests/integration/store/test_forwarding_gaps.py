@@ -125,3 +125,11 @@ def test_each_host_is_compared_with_its_own_lines(db):
 )
 def test_a_line_that_is_not_a_count_is_ignored(message):
     assert parse_heartbeat(message) is None
+
+
+def test_a_period_that_starts_inside_a_minute_compares_from_the_next_whole_one(db):
+    store(db, postfix_lines("pfx", 1, 3) + postfix_lines("pfx", 2, 2))
+    store(db, [heartbeat("pfx", 0, 2, {1: 3, 2: 2})])
+    with db.connect() as conn:
+        (gap,) = server_gaps(conn, minute(1) + timedelta(seconds=30))
+    assert (gap.sent, gap.received, gap.missing, gap.duplicated) == (2, 2, 0, 0)
