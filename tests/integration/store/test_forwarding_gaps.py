@@ -6,11 +6,13 @@ roles/rsyslog/files/else-forward-heartbeat writes. Each case is one way a gap sh
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from store_pg import INGEST_SQL
 
+from else_core.cli import main
 from else_core.forwarding import parse_heartbeat, server_gaps
 
 T0 = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=30)
@@ -133,3 +135,21 @@ def test_a_period_that_starts_inside_a_minute_compares_from_the_next_whole_one(d
     with db.connect() as conn:
         (gap,) = server_gaps(conn, minute(1) + timedelta(seconds=30))
     assert (gap.sent, gap.received, gap.missing, gap.duplicated) == (2, 2, 0, 0)
+
+
+@pytest.mark.parametrize(
+    ("rows", "exit_code"),
+    [
+        ([*postfix_lines("pfx", 1, 2), heartbeat("pfx", 0, 1, {1: 2})], 0),
+        ([*postfix_lines("pfx", 1, 1), heartbeat("pfx", 0, 1, {1: 2})], 1),
+    ],
+    ids=["complete", "a line missing"],
+)
+def test_elsectl_servers_gaps_exit_code_says_whether_every_server_is_complete(
+    db, capsys, rows, exit_code
+):
+    store(db, rows)
+    since = (T0 - timedelta(minutes=5)).isoformat()
+    code = main(["servers", "gaps", "--dsn", db.dsn(), "--since", since, "--format", "json"])
+    (gap,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert (code, gap["host"], gap["missing"]) == (exit_code, "pfx", exit_code)
