@@ -120,8 +120,21 @@ class _Group:
 class Correlator:
     """Streaming correlator; see the module docstring. Picklable as a whole."""
 
-    def __init__(self, linger: float = 60.0, stale_after: float = 10 * 86400.0) -> None:
+    def __init__(
+        self,
+        linger: float = 60.0,
+        stale_after: float = 10 * 86400.0,
+        retry_wait: float = 3600.0,
+    ) -> None:
         self.linger = timedelta(seconds=linger)
+        # An e-mail refused only for now (4xx) waits this long for the client's retry
+        # (greylisting clients come back after minutes) before it goes out as finished.
+        self.retry_wait = timedelta(seconds=retry_wait)
+        self._retry: deque[tuple[datetime, _Group]] = deque()
+        # Recipients refused for now (4xx at RCPT, no queue file: greylisting) by
+        # (host, client IP, sender, recipient), oldest first, kept retry_wait long: the
+        # client's retry, a new e-mail, shows them as its earlier steps.
+        self._greylisted: dict[tuple[str, str, str, str], list[Reject]] = {}
         self.stale_after = timedelta(seconds=stale_after)
         self.clock: datetime | None = None
         self._sessions: dict[tuple[str, str, int | None], _Session] = {}
@@ -151,7 +164,9 @@ class Correlator:
         ts = ev.line.ts
         if ts is not None and (self.clock is None or ts > self.clock):
             self.clock = ts
-            if self._done and self._done[0][0] + self.linger <= ts:
+            if (self._done and self._done[0][0] + self.linger <= ts) or (
+                self._retry and self._retry[0][0] + self.retry_wait <= ts
+            ):
                 self._emit_due()
             if self._next_sweep is None or ts >= self._next_sweep:
                 self._sweep_stale()
@@ -342,6 +357,14 @@ class Correlator:
             done_at, group = self._done.popleft()
             if group.emitted or group.completed_at is None or group.completed_at != done_at:
                 continue  # reopened or merged since
+            if _refused_for_now(group):
+                self._retry.append((done_at, group))  # its retry may still join it
+                continue
+            self._emit(group)
+        while self._retry and self._retry[0][0] + self.retry_wait <= clock:
+            done_at, group = self._retry.popleft()
+            if group.emitted or group.completed_at is None or group.completed_at != done_at:
+                continue
             self._emit(group)
 
     def _emit(self, group: _Group) -> None:
@@ -404,6 +427,14 @@ class Correlator:
             old_sessions.append(key)
         for key in old_sessions:
             self._release_refused(self._sessions.pop(key))
+        wait = clock - self.retry_wait
+        old_refusals = []
+        for key, refused in self._greylisted.items():
+            if refused[-1].at is not None and refused[-1].at >= wait:
+                break
+            old_refusals.append(key)
+        for key in old_refusals:
+            del self._greylisted[key]
         hour = clock - timedelta(hours=1)
         old_hops = []
         for key, exp in self._expect.items():
@@ -440,8 +471,14 @@ class Correlator:
         return sess
 
     def _release_refused(self, sess: _Session) -> None:
-        """The session's NOQUEUE refusals no e-mail claimed: records of their own."""
+        """The session's NOQUEUE refusals no e-mail claimed: records of their own (and,
+        refused for now, earlier steps of the retry to come)."""
         self._out.extend(sess.refused)
+        for r in sess.refused:
+            if (r.code or r.dsn or "").startswith("4"):
+                key = _greylist_key(r.host, r.client_ip, r.sender, r.recipient)
+                seen = self._greylisted.pop(key, [])  # re-insert: the map stays in time order
+                self._greylisted[key] = [*seen[-4:], r]
         sess.refused.clear()
 
     def _unlink_refused(self, tx: Transaction, keep: Any = None) -> None:
@@ -449,7 +486,8 @@ class Correlator:
         records of their own: another sender's, or the queue file came to nothing."""
         linked = [r for r in tx.rejects if r.queue_id is None and not (keep and keep(r))]
         if linked:
-            tx.rejects = [r for r in tx.rejects if not any(r is x for x in linked)]
+            gone = {id(r) for r in linked}
+            tx.rejects = [r for r in tx.rejects if id(r) not in gone]
             self._out.extend(linked)
 
     def _check_refused_sender(self, tx: Transaction) -> None:
@@ -528,9 +566,11 @@ class Correlator:
             # The first accepted recipient opened this queue file: the ones refused just
             # before it from the same client were refused from this message.
             ip = f.get("client_ip")
-            mine = [r for r in sess.refused if not ip or not r.client_ip or r.client_ip == ip]
-            self._out.extend(r for r in sess.refused if not any(r is x for x in mine))
-            tx.rejects.extend(mine)
+            for r in sess.refused:
+                if not ip or not r.client_ip or r.client_ip == ip:
+                    tx.rejects.append(r)
+                else:
+                    self._out.append(r)
             sess.refused.clear()
         orig = f.get("orig_queue_id")
         if orig:
@@ -861,6 +901,8 @@ class Correlator:
                 recipients.extend(_resolve(root, addr, None, children, complete, 0, index=index))
         recipients = _fold_temporary_refusals(recipients)
         root = roots[0]
+        if self._greylisted and root.client_ip:
+            self._add_greylisting(root, recipients)
         statuses = {r.status for r in recipients}
         if len(statuses) == 1:
             summary = statuses.pop()
@@ -892,7 +934,47 @@ class Correlator:
             merged_ids=list(dict.fromkeys(group.absorbed)),
         )
 
+    def _add_greylisting(self, root: Transaction, recipients: list[Recipient]) -> None:
+        """The recipient was refused for now at RCPT by the same server, to the same
+        client and sender, before this e-mail came: the client's earlier try."""
+        for rcpt in recipients:
+            key = _greylist_key(root.host, root.client_ip, root.sender, rcpt.address)
+            for r in self._greylisted.get(key, ()):
+                if r.at is None or root.first_seen is None or r.at > root.first_seen:
+                    continue
+                if r.at < root.first_seen - self.retry_wait:
+                    continue  # (the hourly sweep has not dropped it yet)
+                step = {
+                    "at": _iso(r.at),
+                    "host": r.host,
+                    "queue_id": None,
+                    "status": "rejected",
+                    "dsn": r.dsn,
+                    "response": f"{r.code or ''} {r.dsn or ''} {r.reason or ''}".strip(),
+                }
+                if step not in rcpt.earlier:
+                    rcpt.earlier.append(step)
+            rcpt.earlier.sort(key=lambda x: x["at"] or "")
+
     # dispatch table filled below
+
+
+def _greylist_key(
+    host: str, client_ip: str | None, sender: str | None, recipient: str | None
+) -> tuple[str, str, str, str]:
+    return (host, client_ip or "", (sender or "").lower(), (recipient or "").lower())
+
+
+def _refused_for_now(group: _Group) -> bool:
+    """Every submission of the e-mail was refused with a 4xx (a greylisting milter or
+    policy service): the client will send it again, as part of the same e-mail."""
+    for t in group.txs:
+        refusals = [r for r in t.rejects if r.action in _REJECT_ACTIONS]
+        if t.state != "rejected" or not refusals:
+            return False
+        if not all((r.code or r.dsn or "").startswith("4") for r in refusals):
+            return False
+    return bool(group.txs)
 
 
 def _same_message(a: Transaction, b: Transaction) -> bool:

@@ -8,9 +8,14 @@ verbatim); the expectations come from what the administrator and the client did.
 
 from __future__ import annotations
 
+from datetime import UTC
+
 import pytest
 
-from else_core.model import Reject
+from else_core.correlate import Correlator
+from else_core.envelope import ClassicClock, EnvelopeParser
+from else_core.model import Email, Reject
+from else_core.parser import parse
 from tests.unit.test_correlate import emails, run, statuses
 
 # postsuper -r after deferrals, as in the issue: postsuper's own "requeued" line is not in
@@ -124,6 +129,22 @@ Mar  3 10:00:31 mail postfix/smtpd[3201]: disconnect from c.example[192.0.2.1] e
 Mar  3 10:00:32 mail postfix/local[3204]: 2B3C4D5E6F: to=<r@mail.example>, relay=local, delay=1, delays=0/0/0/1, dsn=2.0.0, status=sent (delivered to mailbox)
 Mar  3 10:00:32 mail postfix/qmgr[3203]: 2B3C4D5E6F: removed
 """
+# A greylisting client comes back 20 minutes later: still the same e-mail.
+MILTER_TEMPFAIL_THEN_LATE_RETRY = MILTER_TEMPFAIL_THEN_RETRY.replace("10:00:3", "10:20:3")
+# Greylisting by a policy service at RCPT: no queue file the first time; the client comes
+# back ten minutes later and the message is accepted.
+GREYLISTED_THEN_ACCEPTED = """
+Mar  3 10:00:00 mail postfix/smtpd[3401]: connect from c.example[192.0.2.1]
+Mar  3 10:00:01 mail postfix/smtpd[3401]: NOQUEUE: reject: RCPT from c.example[192.0.2.1]: 450 4.2.0 <r@mail.example>: Recipient address rejected: Greylisted, see http://postgrey.schweikert.ch/help/mail.example.html; from=<s@c.example> to=<r@mail.example> proto=ESMTP helo=<c.example>
+Mar  3 10:00:01 mail postfix/smtpd[3401]: disconnect from c.example[192.0.2.1] ehlo=1 mail=1 rcpt=0/1 quit=1 commands=3/4
+Mar  3 10:10:00 mail postfix/smtpd[3402]: connect from c.example[192.0.2.1]
+Mar  3 10:10:01 mail postfix/smtpd[3402]: 4D5E6F7A8B: client=c.example[192.0.2.1]
+Mar  3 10:10:01 mail postfix/cleanup[3403]: 4D5E6F7A8B: message-id=<gl-1@c.example>
+Mar  3 10:10:01 mail postfix/qmgr[3404]: 4D5E6F7A8B: from=<s@c.example>, size=700, nrcpt=1 (queue active)
+Mar  3 10:10:01 mail postfix/smtpd[3402]: disconnect from c.example[192.0.2.1] ehlo=1 mail=1 rcpt=1 data=1 quit=1 commands=5
+Mar  3 10:10:02 mail postfix/local[3405]: 4D5E6F7A8B: to=<r@mail.example>, relay=local, delay=1, delays=0/0/0/1, dsn=2.0.0, status=sent (delivered to mailbox)
+Mar  3 10:10:02 mail postfix/qmgr[3404]: 4D5E6F7A8B: removed
+"""
 # The same from a policy service in smtpd_end_of_data_restrictions (smtpd logs it).
 POLICY_TEMPFAIL_THEN_RETRY = MILTER_TEMPFAIL_THEN_RETRY.replace(
     "mail postfix/cleanup[3202]: 1A2B3C4D5E: milter-reject: END-OF-MESSAGE from c.example[192.0.2.1]: 4.7.1 Service unavailable - try again later;",
@@ -209,7 +230,9 @@ Mar  3 10:30:00 mail postfix/postsuper[2100]: Deleted: 1 message
         (HOLD_RELEASE_REQUEUE_DEFER_HOLD, {"r@remote.example": "held"}, False),
         (HOLD_REQUEUE_DELIVERED, {"r@remote.example": "delivered"}, True),
         (MILTER_TEMPFAIL_THEN_RETRY, {"r@mail.example": "delivered"}, True),
+        (MILTER_TEMPFAIL_THEN_LATE_RETRY, {"r@mail.example": "delivered"}, True),
         (POLICY_TEMPFAIL_THEN_RETRY, {"r@mail.example": "delivered"}, True),
+        (GREYLISTED_THEN_ACCEPTED, {"r@mail.example": "delivered"}, True),
         (MILTER_TEMPFAIL_TWICE, {"r@mail.example": "rejected"}, True),
         (
             FIRST_RCPT_REFUSED,
@@ -246,7 +269,9 @@ Mar  3 10:30:00 mail postfix/postsuper[2100]: Deleted: 1 message
         "hold-release-requeue-deferred-hold-again",
         "hold-requeue-delivered",
         "milter-4xx-then-accepted-retry",
+        "milter-4xx-then-retry-20-minutes-later",
         "policy-451-end-of-data-then-accepted-retry",
+        "greylisted-at-rcpt-then-accepted",
         "milter-4xx-twice",
         "first-rcpt-refused-before-the-queue-file",
         "refusal-of-an-earlier-mail-from",
@@ -366,3 +391,57 @@ def test_admin_actions_are_kept_with_their_queue_file(
 ) -> None:
     (mail,) = emails(run(log))
     assert [(t.queue_id, a["action"]) for t in mail.transactions for a in t.actions] == actions
+
+
+def _stream(log: str, later: str) -> tuple[Correlator, list[Email | Reject]]:
+    """Feed ``log`` then one unrelated ``later`` line; what came out before the end."""
+    env = EnvelopeParser(ClassicClock(2024, UTC))
+    corr = Correlator()
+    out: list[Email | Reject] = []
+    for i, raw in enumerate([*log.strip().splitlines(), later], 1):
+        corr.feed(parse(env.split(raw, i)))
+        out.extend(corr.drain())
+    return corr, out
+
+
+@pytest.mark.parametrize(
+    ("later", "emitted"),
+    [("10:30:00", 0), ("11:00:02", 1)],
+    ids=["waits-for-the-retry", "then-goes-out"],
+)
+def test_refused_for_now_waits_an_hour_for_the_retry(later: str, emitted: int) -> None:
+    refused_once = MILTER_TEMPFAIL_THEN_RETRY.split("Mar  3 10:00:31", maxsplit=1)[0]
+    line = f"Mar  3 {later} mail postfix/smtpd[9]: connect from x.example[192.0.2.9]"
+    corr, out = _stream(refused_once, line)
+    assert len(emails(out)) == emitted
+    if emitted:
+        (mail,) = emails(out)
+        assert (mail.complete, statuses(mail)) == (True, {"r@mail.example": "rejected"})
+    else:
+        (snap,) = corr.open_snapshots()  # visible meanwhile, as it stands
+        assert statuses(snap) == {"r@mail.example": "rejected"}
+
+
+@pytest.mark.parametrize(
+    ("change", "steps"),
+    [
+        ({}, [("450", "4.2.0")]),
+        ({"from=<s@c.example> to=<r@": "from=<other@c.example> to=<r@"}, []),
+        ({"RCPT from c.example[192.0.2.1]": "RCPT from x.example[192.0.2.9]"}, []),
+        ({"Mar  3 10:10:": "Mar  3 11:10:"}, []),  # more than an hour later
+    ],
+    ids=["same-client-sender-recipient", "other-sender", "other-client", "too-late"],
+)
+def test_greylisting_is_an_earlier_step_of_the_accepted_retry(
+    change: dict[str, str], steps: list[tuple[str, str]]
+) -> None:
+    log = GREYLISTED_THEN_ACCEPTED
+    for old, new in change.items():
+        assert old in log
+        log = log.replace(old, new)
+    out = run(log)
+    (mail,) = emails(out)
+    (r,) = mail.recipients
+    assert r.status == "delivered"
+    assert [(x["response"].split()[0], x["dsn"]) for x in r.earlier] == steps
+    assert [j.recipient for j in out if isinstance(j, Reject)] == ["r@mail.example"]
