@@ -373,6 +373,7 @@ class Correlator:
         complete = all(t.state != "open" for t in group.txs)
         self._out.append(self._build(group, complete))
         group.emitted = True
+        self._dirty.pop(group.key, None)  # file runs never ask for snapshots
         for tx in group.txs:
             key = (tx.host, tx.queue_id)
             if self._known.get(key) is tx:

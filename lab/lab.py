@@ -729,11 +729,26 @@ class Lab:
             self.host_up(h, image)
         self.wait_hosts(hosts)
         (self.dir / "hosts.json").write_text(json.dumps(self.describe(), indent=1) + "\n")
+        self.write_extra_inventory(hosts)
         say(
             f"instance {self.inst.name} up in {time.monotonic() - t:.1f}s: "
             + ", ".join(f"{h.name}={self.host_ip(h)}" for h in hosts)
             + f", sink={self.inst.sink_ip}"
         )
+
+    def write_extra_inventory(self, hosts: list[Host]) -> None:
+        """The extra PFX hosts (`--extra-pfx`, LAB_EXTRA_PFX) as an inventory make-lab adds to
+        inventory/<instance>: the static one names only pfx and else. JSON is YAML."""
+        extra = self.dir / "inventory-extra.yml"
+        more = [h for h in hosts if h.group == "pfx_servers" and h.name != "pfx"]
+        if not more:
+            extra.unlink(missing_ok=True)
+            return
+        pfx_hosts = {
+            h.name: {"ansible_host": self.host_ip(h), "else_server_role": "mixed"} for h in more
+        }
+        body = {"all": {"children": {"pfx_servers": {"hosts": pfx_hosts}}}}
+        extra.write_text(json.dumps(body, indent=1) + "\n")
 
     def link(self, h: Host, state: str) -> int:
         """Take the bridge side of a host's veth down or up: the host keeps running and its
@@ -773,7 +788,7 @@ class Lab:
         self.stop_recorded("acng")
         if self.link_exists(self.inst.bridge):
             run("ip", "link", "del", self.inst.bridge)
-        for f in ("hosts.json", "known_hosts"):
+        for f in ("hosts.json", "known_hosts", "inventory-extra.yml"):
             (self.dir / f).unlink(missing_ok=True)
         self.known_hosts.unlink(missing_ok=True)
         hosts_dir = self.dir / "hosts"

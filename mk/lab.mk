@@ -8,7 +8,7 @@ LAB_APT_PACKAGES := debootstrap systemd-container apt-cacher-ng iproute2 openssh
 LAB_CACHE ?= /var/cache/else-lab
 export LAB_CACHE
 
-.PHONY: lab lab-deps lab-up lab-down lab-clean lab-status molecule
+.PHONY: lab lab-deps lab-up lab-down lab-clean lab-status lab-verify bench-logpath molecule
 
 lab-deps:
 	tools/apt-ensure $(LAB_APT_PACKAGES)
@@ -30,6 +30,22 @@ lab-clean:
 
 lab-status:
 	python3 lab/lab.py status
+
+## make lab-verify: the testinfra suite Molecule's verify runs (tests/infra), against the
+## running `make lab` hosts; LAB_TESTS picks tests, e.g. LAB_TESTS=tests/infra/test_reconcile.py.
+LAB_TESTS ?= tests/infra
+lab-verify: venv
+	lab/testinfra-inventory -i $${LAB_INSTANCE:-lab} .lab/$${LAB_INSTANCE:-lab}/testinfra-inventory.yml
+	LAB_INSTANCE=$${LAB_INSTANCE:-lab} $(BIN)/python -m pytest -p no:cacheprovider -ra \
+	    --connection=ansible --ansible-inventory=.lab/$${LAB_INSTANCE:-lab}/testinfra-inventory.yml \
+	    $(LAB_TESTS)
+
+## make bench-logpath: the sustained line rate one PFX pushes to ELSE with raw/worker lag
+## (bench/logpath_rate, prints figures; needs `make lab`). Two PFX: `LAB_EXTRA_PFX=1 make lab`,
+## then `make bench-logpath BENCH_PFX=pfx,pfx2`.
+BENCH_PFX ?= pfx
+bench-logpath: venv
+	$(BIN)/python bench/logpath_rate --hosts $(BENCH_PFX)
 
 # `make test` ends with the Molecule scenario (8-10 min on 2 cores; see docs/lab.md).
 TEST_EXTRA += molecule

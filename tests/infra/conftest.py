@@ -11,12 +11,18 @@ from __future__ import annotations
 
 import json
 import shlex
+import subprocess
+import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import testinfra
 from testinfra.utils.ansible_runner import AnsibleRunner
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="session")
@@ -100,3 +106,38 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 20.0, step: float =
         if time.monotonic() - start > timeout:
             pytest.fail(f"condition not met within {timeout:.0f} s")
         time.sleep(step)
+
+
+# -- the PFX side of the reliability and reconciliation tests ---------------------------------
+
+
+@dataclass(frozen=True)
+class Pfx:
+    address: str
+    recipient: str
+
+
+@pytest.fixture(scope="module")
+def pfx(inventory, host) -> Pfx:
+    # The PFX under test (each one in turn when the inventory has several).
+    name = host.backend.get_hostname()
+    hostvars = inventory.get_variables(name)
+    users = hostvars.get("postfix_local_users") or []
+    assert users, "the inventory names no postfix_local_users: no local mailbox to deliver to"
+    domain = host.check_output("postconf -h myhostname")
+    return Pfx(str(hostvars.get("ansible_host", name)), f"{users[0]['name']}@{domain}")
+
+
+@pytest.fixture(scope="module")
+def lab_link(inventory) -> Callable[[str, str], None]:
+    """Cut or restore a lab host's link with lab/lab.py (the controller owns the bridge)."""
+    name = inventory.get_hosts("else_servers")[0]
+    instance = inventory.get_variables(name).get("lab_instance")
+    assert instance, "the inventory has no lab_instance: link cuts need the local lab"
+
+    def link(host: str, state: str) -> None:
+        cmd = [sys.executable, str(REPO / "lab" / "lab.py"), "-i", instance, "link", host, state]
+        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        assert done.returncode == 0, done.stderr
+
+    return link

@@ -59,6 +59,34 @@ def test_local_mail_log_is_still_written(host):
     assert host.file("/var/log/mail.log").exists
 
 
+# The lossless path (issue 11, docs/deploy.md): rsyslog reads the journal with a saved cursor,
+# journald neither rate-limits nor forwards to a socket nobody reads.
+@pytest.mark.parametrize(
+    ("path", "setting"),
+    [
+        ("/etc/rsyslog.conf", 'module(load="imjournal"'),
+        ("/etc/rsyslog.conf", 'StateFile="imjournal.state"'),
+        ("/etc/rsyslog.conf", 'Ratelimit.Interval="0"'),
+        ("/etc/rsyslog.conf", 'module(load="imuxsock" SysSock.Use="off")'),
+        ("/etc/systemd/journald.conf.d/50-else.conf", "RateLimitBurst=0"),
+        ("/etc/systemd/journald.conf.d/50-else.conf", "RateLimitIntervalSec=0"),
+        ("/etc/systemd/journald.conf.d/50-else.conf", "ForwardToSyslog=no"),
+    ],
+)
+def test_local_lines_come_from_the_journal_without_limits(host, path, setting):
+    assert setting in host.file(path).content_string
+
+
+def test_imjournal_keeps_its_cursor(host):
+    assert host.file("/var/spool/rsyslog/imjournal.state").is_file
+
+
+def test_heartbeat_reports_mail_line_counts(host):
+    assert host.service("else-forward-heartbeat.timer").is_running
+    lines = host.check_output("journalctl -q -o cat -t else-heartbeat -n 20")
+    assert "mail lines per minute since " in lines
+
+
 @pytest.mark.parametrize(
     ("path", "mode"),
     [("/etc/ssl/else/host.key", 0o600), ("/etc/ssl/else/host.pem", 0o644)],

@@ -23,8 +23,6 @@ import math
 import secrets
 import smtplib
 import statistics
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -34,7 +32,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.infra.conftest import run_python, wait_for
+from tests.infra.conftest import Pfx, run_python, wait_for
 
 testinfra_hosts = ["ansible://pfx_servers"]
 
@@ -66,37 +64,6 @@ def percentile(values: list[float], q: float) -> float:
 
 
 # -- the two ends ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Pfx:
-    address: str
-    recipient: str
-
-
-@pytest.fixture(scope="module")
-def pfx(inventory, host) -> Pfx:
-    name = inventory.get_hosts("pfx_servers")[0]
-    hostvars = inventory.get_variables(name)
-    users = hostvars.get("postfix_local_users") or []
-    assert users, "the inventory names no postfix_local_users: no local mailbox to deliver to"
-    domain = host.check_output("postconf -h myhostname")
-    return Pfx(str(hostvars.get("ansible_host", name)), f"{users[0]['name']}@{domain}")
-
-
-@pytest.fixture(scope="module")
-def lab_link(inventory) -> Callable[[str, str], None]:
-    """Cut or restore a lab host's link with lab/lab.py (the controller owns the bridge)."""
-    name = inventory.get_hosts("else_servers")[0]
-    instance = inventory.get_variables(name).get("lab_instance")
-    assert instance, "the inventory has no lab_instance: link cuts need the local lab"
-
-    def link(host: str, state: str) -> None:
-        cmd = [sys.executable, str(REPO / "lab" / "lab.py"), "-i", instance, "link", host, state]
-        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        assert done.returncode == 0, done.stderr
-
-    return link
 
 
 def tag() -> str:

@@ -185,6 +185,26 @@ def test_cost_per_recipient_is_flat_for_wide_mail() -> None:
     assert large <= small * 1.10, f"{small:.1f} -> {large:.1f} correlator lines per recipient"
 
 
+@pytest.mark.parametrize("snapshots", [False, True], ids=["files", "live"])
+def test_memory_holds_only_what_is_open(snapshots: bool) -> None:
+    """After the run only the queue files that never ended are held, however long the log."""
+    corr = Correlator()
+    evs = events(1600)
+    for i, ev in enumerate(evs, 1):  # without finish(): what a long run carries along
+        corr.feed(ev)
+        corr.drain()
+        if snapshots and i % 50 == 0:
+            corr.open_snapshots()
+    corr.feed(tick(START + timedelta(hours=1), len(evs) + 1))  # lingering e-mails go out
+    held = {
+        name: len(getattr(corr, name))
+        for name in ("_known", "_group", "_by_msgid", "_dirty", "_done", "_sessions")
+    }
+    still_open = corr.open_transactions
+    assert still_open == 1600 // 20
+    assert all(n <= still_open for n in held.values()), held
+
+
 def test_the_workload_keeps_state_open() -> None:
     """The cost test above means something only if open state grows with the log."""
     corr = Correlator()

@@ -12,7 +12,7 @@ from typing import Any
 
 from bottle import Bottle, HTTPError, redirect, response
 
-from else_core import accounts
+from else_core import accounts, forwarding
 from else_core import servers as servers_mod
 from else_core.errors import ElseError
 from else_core.queueid import valid_queue_id
@@ -44,7 +44,11 @@ def install(app: Bottle) -> None:
 
     @app.get("/servers", auth="admin")
     def servers_page() -> str:
-        return render("servers.html", servers=_servers())
+        # Sent vs received log lines per PFX over the last 24 h: an incomplete server
+        # means ELSE's answers about its mail may be incomplete.
+        since = datetime.now(UTC) - timedelta(hours=24)
+        gaps = {g.host: g for g in forwarding.server_gaps(ctx().db, since)}
+        return render("servers.html", servers=_servers(), gaps=gaps)
 
     def _one(name: str) -> dict[str, Any]:
         for s in _servers():
