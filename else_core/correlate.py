@@ -158,6 +158,18 @@ class Correlator:
         # its cost follows what it closes, not how many files are open.
         self._aging: dict[tuple[str, str], datetime] = {}
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """A checkpoint pickled before the retry wait and the sessions' RCPT refusals
+        existed still loads: what it lacks starts empty (the worker's STATE_VERSION is the
+        real guard; this keeps a missed bump from stopping ingest)."""
+        self.__dict__.update(state)
+        self.__dict__.setdefault("retry_wait", timedelta(hours=1))
+        self.__dict__.setdefault("_retry", deque())
+        self.__dict__.setdefault("_greylisted", {})
+        for sess in self._sessions.values():
+            if not hasattr(sess, "refused"):
+                sess.refused = []
+
     # -- public API ------------------------------------------------------------------------
 
     def feed(self, ev: Event) -> None:
