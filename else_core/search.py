@@ -22,6 +22,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from else_core.errors import ElseError
+from else_core.store.keys import index_key
 
 COUNT_CAP = 10000
 MAX_LIMIT = 1000
@@ -123,8 +124,10 @@ def _like(value: str, op: str) -> str:
 
 
 def _text_cond(expr: str, op: str, value: str, params: list[Any]) -> str:
+    # indexed columns hold values cut to a bounded key (else_core.store.keys): compare
+    # with the value cut the same way, so an over-long value is still found
     if op in ("equals", "not"):
-        params.append(value)
+        params.append(index_key(value))
         return f"{expr} = %s" if op == "equals" else f"{expr} IS DISTINCT FROM %s"
     params.append(_like(value, op))
     if op == "not_contains":
@@ -180,7 +183,7 @@ def _negatable(builder_exists: Any) -> Any:
 def _recipient(op: str, value: Any, params: list) -> str:
     v = _lower(value)
     if op == "equals" and "@" in v.lstrip("@"):
-        params.extend([v, v])
+        params.extend([index_key(v), index_key(v)])
         return _rcpt_exists("(lower(r.address) = %s OR lower(r.orig_address) = %s)")
     return _rcpt_exists(_address_or_domain("lower(r.address)", "r.domain", op, v, params))
 
@@ -455,7 +458,7 @@ def search_emails(conn: psycopg.Connection, query: Query, scope: Scope | None = 
     _time_range("e.first_seen", query.since, query.until, where, params)
     if query.message_ids:
         where.append("e.message_id = ANY(%s)")
-        params.append([m.strip().strip("<>") for m in query.message_ids])
+        params.append([index_key(m.strip().strip("<>")) for m in query.message_ids])
     where.extend(_conditions(query.filters, EMAIL_FIELDS, params))
     return _page(
         conn,

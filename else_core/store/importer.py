@@ -69,6 +69,7 @@ class ImportResult:
     stats: ReadStats = field(default_factory=ReadStats)
     emails: int = 0
     rejects: int = 0
+    quarantined: int = 0  # records kept in store_rejects
     seconds: float = 0.0
 
     @property
@@ -85,6 +86,11 @@ class ImportResult:
         )
         if skipped:
             text += f"; {skipped} already imported, skipped"
+        if self.quarantined:
+            text += (
+                f"; {self.quarantined} record(s) could not be stored,"
+                " kept in store_rejects with the reason"
+            )
         return text
 
 
@@ -247,7 +253,7 @@ def import_files(
     corr = Correlator()
     conn.autocommit = False
     with conn.transaction():
-        writer = StoreWriter(conn)
+        writer = StoreWriter(conn, source="import")
         ids = _Ids(conn)
         days: set[int] = set()  # UTC days (ordinals) with a partition
         done_bytes = 0
@@ -264,6 +270,7 @@ def import_files(
                 done_bytes += os.path.getsize(path)
                 continue
             import_id = row[0]
+            writer.import_id = import_id
             first_ts, last_ts = _import_one(
                 conn,
                 path,
@@ -289,6 +296,7 @@ def import_files(
         writer.write(corr.finish())
         result.emails = writer.stats.emails
         result.rejects = writer.stats.rejects
+        result.quarantined = writer.stats.quarantined
     progress.update(total, result.lines, force=True)
     progress.close()
     result.seconds = time.monotonic() - started
@@ -390,17 +398,20 @@ def _import_one(
                     ts = line.ts
                     if ts is not None and host is not None:
                         line.host = host
-                    ev = parse(line)
-                    kind = ev.kind
-                    if kind == "malformed":
-                        malformed += 1
-                    elif kind == "foreign" or kind == "amavis":  # noqa: PLR1714 - hot loop
-                        foreign += 1
-                    else:
-                        postfix += 1
-                        if kind == "other":
-                            unknown += 1
-                    feed(ev)
+                    try:
+                        ev = parse(line)
+                        kind = ev.kind
+                        if kind == "malformed":
+                            malformed += 1
+                        elif kind == "foreign" or kind == "amavis":  # noqa: PLR1714 - hot loop
+                            foreign += 1
+                        else:
+                            postfix += 1
+                            if kind == "other":
+                                unknown += 1
+                        feed(ev)
+                    except Exception as exc:  # one line must not stop an import
+                        writer.line_failed(line.seq, text.rstrip("\n"), exc)
                     if ts is not None:
                         if ts is not last_ts:
                             if first_ts is None:

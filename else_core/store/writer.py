@@ -4,11 +4,17 @@ Every write of an e-mail replaces what was stored under its id (and under the id
 absorbed in a merge), so provisional snapshots of open e-mails, their final versions,
 a re-run after a crash and an import of a day the live worker also saw all converge on
 one row set per e-mail. Rows go in with COPY; the caller owns the transaction.
+
+No single record can stop the caller: values of btree-indexed columns are bounded
+(else_core.store.keys), and a batch PostgreSQL still refuses is rolled back to a
+savepoint and written again one record at a time; a record that fails alone is kept in
+``store_rejects`` with the reason (its raw lines stay in raw_events) and counted.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -16,7 +22,11 @@ from datetime import datetime
 
 import psycopg
 
+from else_core.db import is_connection_error
 from else_core.model import Email, Reject
+from else_core.store.keys import host_key, index_key
+
+log = logging.getLogger("else.store")
 
 _LOCAL_IPS = frozenset(("127.0.0.1", "::1"))
 
@@ -124,7 +134,7 @@ _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str
 def domain_of(address: str | None) -> str | None:
     if not address or "@" not in address:
         return None
-    return address.rpartition("@")[2].lower() or None
+    return index_key(address.rpartition("@")[2].lower() or None)
 
 
 def direction_of(email: Email) -> str:
@@ -185,20 +195,115 @@ class WriteStats:
     rejects: int = 0
     deleted: int = 0
     rows: dict[str, int] = field(default_factory=dict)
+    quarantined: int = 0  # records kept in store_rejects
+
+    def copy(self) -> WriteStats:
+        return WriteStats(
+            self.emails, self.rejects, self.deleted, dict(self.rows), self.quarantined
+        )
 
 
 class StoreWriter:
     """Replaces e-mails and inserts rejects inside the caller's transaction."""
 
-    def __init__(self, conn: psycopg.Connection, supersede: bool = False) -> None:
+    def __init__(
+        self,
+        conn: psycopg.Connection,
+        supersede: bool = False,
+        source: str = "live",
+        import_id: int | None = None,
+    ) -> None:
         """``supersede``: also replace stored e-mails that hold one of the written
         e-mails' transactions under another id (an open snapshot whose id changed as
-        the e-mail grew); the live worker needs it, a one-pass import does not."""
+        the e-mail grew); the live worker needs it, a one-pass import does not.
+        ``source``/``import_id`` label what goes to store_rejects."""
         self.conn = conn
         self.supersede = supersede
+        self.source = source
+        self.import_id = import_id
         self.stats = WriteStats()
+        self._failed_lines: list[tuple[int, str, str]] = []
+
+    def line_failed(self, seq: int, text: str, exc: Exception) -> None:
+        """A line the parser or correlator choked on: kept at the next :meth:`write`
+        (the caller may be in the middle of a COPY now)."""
+        log.warning("line %d could not be read: %s: %s", seq, type(exc).__name__, exc)
+        self._failed_lines.append((seq, text, f"{type(exc).__name__}: {exc}"))
 
     def write(self, records: Iterable[Email | Reject], snapshots: Iterable[Email] = ()) -> None:
+        """Write a batch; a batch PostgreSQL refuses is retried record by record."""
+        records, snapshots = list(records), list(snapshots)
+        if self._failed_lines:
+            for seq, text, reason in self._failed_lines:
+                self._keep("line", None, [seq], reason, None, text)
+            self._failed_lines.clear()
+        if not records and not snapshots:
+            return
+        saved = self.stats.copy()
+        try:
+            with self.conn.transaction():  # a savepoint: the caller owns the transaction
+                self._write(records, snapshots)
+            return
+        except Exception as exc:  # any per-row failure, see _refused
+            self._refused(exc)
+            self.stats = saved
+        ids = {r.id for r in records if isinstance(r, Email)}
+        units: list[tuple[list[Email | Reject], list[Email]]] = [([r], []) for r in records]
+        units += [([], [s]) for s in snapshots if s.id not in ids]
+        for recs, snaps in units:
+            saved = self.stats.copy()
+            try:
+                with self.conn.transaction():
+                    self._write(recs, snaps)
+            except Exception as exc:
+                self._refused(exc)
+                self.stats = saved
+                self._quarantine((recs or snaps)[0], exc)
+
+    def _refused(self, exc: Exception) -> None:
+        """Re-raise what is not about the rows (a lost connection, an interrupt)."""
+        if is_connection_error(exc) or self.conn.closed or self.conn.broken:
+            raise exc
+
+    def _quarantine(self, rec: Email | Reject, exc: Exception) -> None:
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        if not isinstance(exc, psycopg.Error):
+            reason = f"{type(exc).__name__}: {reason}"
+        sqlstate = exc.sqlstate if isinstance(exc, psycopg.Error) else None
+        if isinstance(rec, Email):
+            raw_ids = sorted({s for t in rec.transactions for s in t.seqs})
+            self._keep("email", rec.id, raw_ids, reason, sqlstate, _dumps(rec.to_dict(True)))
+        else:
+            self._keep("reject", None, [rec.seq], reason, sqlstate, _dumps(rec.to_dict()))
+        what = f"e-mail {rec.id}" if isinstance(rec, Email) else f"reject of line {rec.seq}"
+        log.warning("could not store %s: %s", what, reason)
+
+    def _keep(
+        self,
+        kind: str,
+        email_id: str | None,
+        raw_ids: list[int],
+        reason: str,
+        sqlstate: str | None,
+        record: str,
+    ) -> None:
+        self.conn.execute(
+            "INSERT INTO store_rejects (source, import_id, kind, email_id, raw_ids, reason,"
+            " sqlstate, record) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+            (
+                self.source,
+                self.import_id,
+                kind,
+                email_id,
+                raw_ids,
+                reason,
+                sqlstate,
+                record.replace("\x00", "\ufffd"),
+            ),
+        )
+        self.stats.quarantined += 1
+
+    def _write(self, records: list[Email | Reject], snapshots: list[Email]) -> None:
         emails: dict[str, Email] = {}
         rejects: list[Reject] = []
         gone: set[str] = set()
@@ -259,22 +364,22 @@ class StoreWriter:
                 _line(
                     (
                         e.id,
-                        _clean(e.message_id),
-                        e.host,
-                        _clean(e.sender),
+                        index_key(e.message_id),
+                        host_key(e.host),
+                        index_key(e.sender),
                         domain_of(e.sender),
                         e.size,
-                        _clean(e.client),
-                        e.client_ip,
-                        _clean(e.helo),
-                        _clean(e.sasl_username),
+                        index_key(e.client),
+                        index_key(e.client_ip),
+                        index_key(e.helo),
+                        index_key(e.sasl_username),
                         e.first_seen,
                         e.last_seen,
                         e.status,
                         e.complete,
                         direction_of(e),
                         len(e.recipients),
-                        list(dict.fromkeys(t.queue_id for t in e.transactions)),
+                        list(dict.fromkeys(index_key(t.queue_id) for t in e.transactions)),
                         _clean(_dumps(e.to_dict(detail=True))),
                     )
                 )
@@ -286,16 +391,16 @@ class StoreWriter:
                         e.id,
                         i,
                         t.host,
-                        t.queue_id,
+                        index_key(t.queue_id),
                         t.origin,
-                        t.parent,
-                        t.parent_host,
+                        index_key(t.parent),
+                        host_key(t.parent_host),
                         t.first_seen,
                         t.last_seen,
                         _clean(t.sender),
                         t.size,
                         t.nrcpt,
-                        _clean(t.message_id),
+                        index_key(t.message_id),
                         _clean(t.client),
                         t.client_ip,
                         _clean(t.helo),
@@ -331,12 +436,12 @@ class StoreWriter:
                     (
                         e.id,
                         i,
-                        _clean(r.address),
+                        index_key(r.address),
                         domain_of(r.address),
-                        _clean(r.orig_address),
+                        index_key(r.orig_address),
                         r.status,
-                        _clean(r.relay),
-                        r.dsn,
+                        index_key(r.relay),
+                        index_key(r.dsn),
                         _clean(r.response),
                         r.attempts,
                         r.at,
@@ -344,7 +449,7 @@ class StoreWriter:
                         r.queue_id,
                         r.delay,
                         e.first_seen,
-                        e.host,
+                        host_key(e.host),
                     )
                 )
             email_rejects.extend((r, e.id) for r in e.rejects)
@@ -371,19 +476,19 @@ class StoreWriter:
                 r.seq,
                 email_id,
                 r.at,
-                r.host,
-                r.queue_id,
+                host_key(r.host),
+                index_key(r.queue_id),
                 r.daemon,
                 r.action,
                 r.stage,
                 r.code,
                 r.dsn,
                 _clean(r.reason),
-                _clean(r.client),
-                r.client_ip,
-                _clean(r.sender),
-                _clean(r.recipient),
-                _clean(r.helo),
+                index_key(r.client),
+                index_key(r.client_ip),
+                index_key(r.sender),
+                index_key(r.recipient),
+                index_key(r.helo),
                 r.proto,
             )
             for r, email_id in unique.values()
