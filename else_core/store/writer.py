@@ -237,7 +237,7 @@ def _format_emails(
         n = 0
         for i, t in enumerate(e.transactions):
             tx_rows.append(
-                f"{eid}\t{i}\t{_t(t.host)}\t{_t(index_key(t.queue_id))}\t{_t(t.origin)}\t"
+                f"{eid}\t{i}\t{_t(host_key(t.host))}\t{_t(index_key(t.queue_id))}\t{_t(t.origin)}\t"
                 f"{_t(index_key(t.parent))}\t{_t(host_key(t.parent_host))}\t"
                 f"{_ts(t.first_seen)}\t{_ts(t.last_seen)}\t{_t(t.sender)}\t{_n(t.size)}\t"
                 f"{_n(t.nrcpt)}\t{_t(index_key(t.message_id))}\t{_t(t.client)}\t"
@@ -406,9 +406,9 @@ class StoreWriter:
     def _holders(self, emails: list[Email]) -> set[str]:
         hosts, qids, firsts = [], [], []
         for e in emails:
-            for t in e.transactions:
-                hosts.append(t.host)
-                qids.append(t.queue_id)
+            for t in e.transactions:  # as stored: bounded keys
+                hosts.append(host_key(t.host))
+                qids.append(index_key(t.queue_id))
                 firsts.append(t.first_seen)
         rows = self.conn.execute(
             "SELECT DISTINCT t.email_id FROM transactions t"
