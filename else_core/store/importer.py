@@ -56,7 +56,7 @@ RAW_COLUMNS = (
 BATCH_LINES = 20000
 CHUNK_LINES = 1000
 ID_BLOCK = 100000
-QUEUE_DEPTH = 64  # chunks of raw lines / batches of records queued for the database thread
+QUEUE_DEPTH = 24  # chunks of raw lines / batches of records queued for the database thread
 _ROTATED = re.compile(r"\.(\d+)(?:\.gz)?$")
 _PEEK = 200
 
