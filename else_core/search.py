@@ -32,6 +32,7 @@ from else_core.scope import (
     time_range,
     where,
 )
+from else_core.store.keys import index_key
 
 __all__ = [
     "EMAIL_FIELDS",
@@ -132,8 +133,10 @@ def _like(value: str, op: str) -> str:
 
 
 def _text_cond(expr: str, op: str, value: str, params: list[Any]) -> str:
+    # indexed columns hold values cut to a bounded key (else_core.store.keys): compare
+    # with the value cut the same way, so an over-long value is still found
     if op in ("equals", "not"):
-        params.append(value)
+        params.append(index_key(value))
         return f"{expr} = %s" if op == "equals" else f"{expr} IS DISTINCT FROM %s"
     params.append(_like(value, op))
     if op == "not_contains":
@@ -199,7 +202,7 @@ def _negatable(builder_exists: Builder) -> Builder:
 def _recipient(op: str, value: Any, params: list[Any]) -> str:
     v = _lower(value)
     if op == "equals" and "@" in v.lstrip("@"):
-        params.extend([v, v])
+        params.extend([index_key(v), index_key(v)])
         return _rcpt_exists("(lower(r.address) = %s OR lower(r.orig_address) = %s)")
     return _rcpt_exists(_address_or_domain("lower(r.address)", "r.domain", op, v, params))
 
@@ -442,7 +445,7 @@ def search_emails(conn: psycopg.Connection, query: Query, scope: Scope | None = 
     conds = email_conditions(scope)
     conds += time_range(sql.SQL("e.first_seen"), query.since, query.until)
     if query.message_ids:
-        ids = [m.strip().strip("<>") for m in query.message_ids]
+        ids = [index_key(m.strip().strip("<>")) for m in query.message_ids]
         conds.append((sql.SQL("e.message_id = ANY(%s)"), [ids]))
     conds += _conditions(query.filters, EMAIL_FIELDS)
     return _page(conn, _EMAILS, conds, query)

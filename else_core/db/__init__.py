@@ -50,11 +50,26 @@ def errors() -> Iterator[None]:
         raise ElseError(
             f"permission denied: {exc.diag.message_primary} (is the DSN's role the right one?)"
         ) from None
-    except psycopg.OperationalError as exc:
-        reason = " ".join(str(exc).split())
-        raise ServiceUnavailable(f"lost the connection to PostgreSQL: {reason}") from None
     except psycopg.Error as exc:
-        raise ElseError(f"database error: {' '.join(str(exc).split())}") from None
+        reason = " ".join(str(exc).split()) or exc.__class__.__name__
+        if is_connection_error(exc):
+            raise ServiceUnavailable(f"lost the connection to PostgreSQL: {reason}") from None
+        # psycopg files some server errors (54000 program limit, 53xxx resources) under
+        # OperationalError too: they are not a lost connection, so name them as they are.
+        raise ElseError(f"database error ({exc.sqlstate or 'no SQLSTATE'}): {reason}") from None
+
+
+def is_connection_error(exc: BaseException) -> bool:
+    """Whether ``exc`` means the connection is gone (and not: the server refused a row).
+
+    Connection failures carry no SQLSTATE (client side) or one of class 08, or are the
+    server shutting down (57P01..57P03)."""
+    if not isinstance(exc, psycopg.Error):
+        return False
+    state = exc.sqlstate
+    if state is None:
+        return isinstance(exc, psycopg.OperationalError)
+    return state.startswith("08") or state in ("57P01", "57P02", "57P03")
 
 
 #: The connection type code outside else_core annotates with (the WUI never imports psycopg).

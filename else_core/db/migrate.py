@@ -58,11 +58,13 @@ GRANTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("else_worker", "SELECT, INSERT, UPDATE, DELETE", ("stats_hourly", "stats_daily")),
     ("else_web", "SELECT", ("stats_hourly", "stats_daily")),
     ("else_web", "SELECT", ("schema_migrations",)),
+    ("else_worker", "SELECT, INSERT", ("store_rejects",)),
+    ("else_web", "SELECT", ("store_rejects",)),
     ("else_web", "SELECT, INSERT, UPDATE, DELETE", WEB_TABLES),
 )
 SEQUENCE_GRANTS = (
     ("else_worker", ("raw_events_id_seq", "import_files_id_seq", "snmp_samples_id_seq")),
-    ("else_worker", ("audit_log_id_seq",)),
+    ("else_worker", ("audit_log_id_seq", "store_rejects_id_seq")),
     ("else_web", ("audit_log_id_seq", *(f"{t}_id_seq" for t in ("users", "groups")))),
     ("else_web", ("api_tokens_id_seq", "search_history_id_seq", "saved_searches_id_seq")),
 )

@@ -11,18 +11,22 @@ imported and live mail.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import io
 import os
+import queue
 import re
 import sys
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, tzinfo
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import psycopg
 
@@ -51,7 +55,8 @@ RAW_COLUMNS = (
 )
 BATCH_LINES = 20000
 CHUNK_LINES = 1000
-ID_BLOCK = 20000
+ID_BLOCK = 100000
+QUEUE_DEPTH = 24  # chunks of raw lines / batches of records queued for the database thread
 _ROTATED = re.compile(r"\.(\d+)(?:\.gz)?$")
 _PEEK = 200
 
@@ -69,6 +74,7 @@ class ImportResult:
     stats: ReadStats = field(default_factory=ReadStats)
     emails: int = 0
     rejects: int = 0
+    quarantined: int = 0  # records kept in store_rejects
     seconds: float = 0.0
 
     @property
@@ -85,6 +91,11 @@ class ImportResult:
         )
         if skipped:
             text += f"; {skipped} already imported, skipped"
+        if self.quarantined:
+            text += (
+                f"; {self.quarantined} record(s) could not be stored,"
+                " kept in store_rejects with the reason"
+            )
         return text
 
 
@@ -227,6 +238,123 @@ class Progress:
             self.stream.flush()
 
 
+class _Sink:
+    """The import's database side, in a thread of its own.
+
+    The parser and correlator (this process's main cost) keep running while PostgreSQL
+    stores the previous batch: raw lines stream into an open COPY, and each batch of
+    correlated records is written by the same thread, in order, on the same connection
+    and transaction. Waiting for the server releases the GIL, so on two cores the
+    server's work (index upkeep, rollup triggers) overlaps with parsing instead of
+    adding to it. The main thread touches the connection only after :meth:`sync`. A
+    database error stops the thread's work; the main thread raises it at its next call.
+    """
+
+    def __init__(self, conn: psycopg.Connection, writer: StoreWriter, ids: _Ids) -> None:
+        self.conn = conn
+        self.writer = writer
+        self.ids = ids
+        self.error: BaseException | None = None
+        self._q: queue.Queue[tuple[int, Any]] = queue.Queue(maxsize=QUEUE_DEPTH)
+        self._copy: list[Any] = []  # [context manager, Copy] while a raw COPY is open
+        self._copy_sql = f"COPY raw_events ({', '.join(RAW_COLUMNS)}) FROM STDIN"
+        self._thread = threading.Thread(target=self._run, name="else-import-db", daemon=True)
+        self._thread.start()
+
+    # -- main thread ---------------------------------------------------------------------
+
+    def _put(self, kind: int, arg: Any) -> None:
+        if self.error is not None:
+            raise self.error
+        self._q.put((kind, arg))
+
+    def raw(self, text: str) -> None:
+        """COPY text of raw lines (in order)."""
+        self._put(_RAW, text)
+
+    def partition(self, day: int) -> None:
+        """Make the raw partition of a UTC day (ordinal) before its lines."""
+        self._put(_PARTITION, day)
+
+    def write(self, records: list, failed: list[tuple[int, str, Exception]]) -> None:
+        """Correlated records and the lines the parser/correlator raised on."""
+        self._put(_WRITE, (records, failed))
+
+    def reserve(self) -> Future[int]:
+        """The first id of a new block of ID_BLOCK ids, when the thread gets to it."""
+        fut: Future[int] = Future()
+        self._put(_RESERVE, fut)
+        return fut
+
+    def sync(self) -> None:
+        """Wait until everything queued is stored; the connection is the caller's then."""
+        self._q.join()
+        if self.error is not None:
+            raise self.error
+        self._close_copy()
+
+    def close(self) -> None:
+        """Stop the thread (an open COPY is ended with an error unless synced first)."""
+        self._q.put((_STOP, None))
+        self._thread.join()
+
+    # -- database thread -----------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            kind, arg = self._q.get()
+            try:
+                if kind == _STOP:
+                    self._abort_copy(ElseError("import stopped"))
+                    return
+                if self.error is None:
+                    self._do(kind, arg)
+                elif kind == _RESERVE:
+                    arg.set_exception(self.error)
+            except BaseException as exc:  # handed to the main thread
+                self.error = exc
+                self._abort_copy(exc)
+                if kind == _RESERVE and not arg.done():
+                    arg.set_exception(exc)
+            finally:
+                self._q.task_done()
+
+    def _do(self, kind: int, arg: Any) -> None:
+        if kind == _RAW:
+            if not self._copy:
+                cm = self.conn.cursor().copy(self._copy_sql)
+                self._copy.extend((cm, cm.__enter__()))
+            self._copy[1].write(arg)
+            return
+        self._close_copy()
+        if kind == _PARTITION:
+            self.conn.execute("SELECT else_raw_partition(%s)", (date.fromordinal(arg),))
+        elif kind == _WRITE:
+            records, failed = arg
+            for seq, text, exc in failed:
+                self.writer.line_failed(seq, text, exc)
+            self.writer.write(records)
+        elif kind == _RESERVE:
+            arg.set_result(self.ids.reserve(ID_BLOCK))
+
+    def _close_copy(self) -> None:
+        if self._copy:
+            cm = self._copy[0]
+            self._copy.clear()
+            cm.__exit__(None, None, None)
+
+    def _abort_copy(self, exc: BaseException) -> None:
+        """End an open COPY with ``exc``, so the connection can roll back."""
+        if self._copy:
+            cm = self._copy[0]
+            self._copy.clear()
+            with contextlib.suppress(Exception):
+                cm.__exit__(type(exc), exc, exc.__traceback__)
+
+
+_RAW, _PARTITION, _WRITE, _RESERVE, _STOP = range(5)
+
+
 def import_files(
     conn: psycopg.Connection,
     paths: list[str],
@@ -247,52 +375,77 @@ def import_files(
     corr = Correlator()
     conn.autocommit = False
     with conn.transaction():
-        writer = StoreWriter(conn)
-        ids = _Ids(conn)
-        days: set[int] = set()  # UTC days (ordinals) with a partition
-        done_bytes = 0
-        for path, file_year in ordered:
-            fres = FileResult(path)
-            result.files.append(fres)
-            row = conn.execute(
-                "INSERT INTO import_files (fingerprint, path, size, host) VALUES (%s, %s, %s, %s)"
-                " ON CONFLICT (fingerprint) DO NOTHING RETURNING id",
-                (prints[path], os.path.abspath(path), os.path.getsize(path), host),
-            ).fetchone()
-            if row is None:
-                fres.skipped = True
-                done_bytes += os.path.getsize(path)
-                continue
-            import_id = row[0]
-            first_ts, last_ts = _import_one(
-                conn,
-                path,
-                file_year,
-                tz,
-                host,
-                import_id,
-                corr,
-                writer,
-                ids,
-                days,
-                result,
-                fres,
-                progress,
-                done_bytes,
-                on_batch,
+        writer = StoreWriter(conn, source="import")
+        sink = _Sink(conn, writer, _Ids(conn))
+        try:
+            _import_all(
+                conn, ordered, prints, tz, host, corr, writer, sink, result, progress, on_batch
             )
-            done_bytes += os.path.getsize(path)
-            conn.execute(
-                "UPDATE import_files SET lines = %s, first_ts = %s, last_ts = %s WHERE id = %s",
-                (fres.lines, first_ts, last_ts, import_id),
-            )
-        writer.write(corr.finish())
+        finally:
+            sink.close()
         result.emails = writer.stats.emails
         result.rejects = writer.stats.rejects
+        result.quarantined = writer.stats.quarantined
     progress.update(total, result.lines, force=True)
     progress.close()
     result.seconds = time.monotonic() - started
     return result
+
+
+def _import_all(
+    conn: psycopg.Connection,
+    ordered: list[tuple[str, int | None]],
+    prints: dict[str, str],
+    tz: tzinfo,
+    host: str | None,
+    corr: Correlator,
+    writer: StoreWriter,
+    sink: _Sink,
+    result: ImportResult,
+    progress: Progress,
+    on_batch: Callable[[int], None] | None,
+) -> None:
+    """Every file in time order, then what the correlator still holds at the end."""
+    days: set[int] = set()  # UTC days (ordinals) with a partition
+    done_bytes = 0
+    for path, file_year in ordered:
+        fres = FileResult(path)
+        result.files.append(fres)
+        sink.sync()
+        row = conn.execute(
+            "INSERT INTO import_files (fingerprint, path, size, host) VALUES (%s, %s, %s, %s)"
+            " ON CONFLICT (fingerprint) DO NOTHING RETURNING id",
+            (prints[path], os.path.abspath(path), os.path.getsize(path), host),
+        ).fetchone()
+        if row is None:
+            fres.skipped = True
+            done_bytes += os.path.getsize(path)
+            continue
+        import_id = row[0]
+        writer.import_id = import_id
+        first_ts, last_ts = _import_one(
+            path,
+            file_year,
+            tz,
+            host,
+            import_id,
+            corr,
+            sink,
+            days,
+            result,
+            fres,
+            progress,
+            done_bytes,
+            on_batch,
+        )
+        sink.sync()
+        done_bytes += os.path.getsize(path)
+        conn.execute(
+            "UPDATE import_files SET lines = %s, first_ts = %s, last_ts = %s WHERE id = %s",
+            (fres.lines, first_ts, last_ts, import_id),
+        )
+    sink.write(corr.finish(), [])
+    sink.sync()
 
 
 _COPY_SPECIAL = re.compile(r"[\\\t\n\r\x00]")
@@ -308,15 +461,13 @@ def _copy_text(value: str) -> str:
 
 
 def _import_one(
-    conn: psycopg.Connection,
     path: str,
     file_year: int | None,
     tz: tzinfo,
     host: str | None,
     import_id: int,
     corr: Correlator,
-    writer: StoreWriter,
-    ids: _Ids,
+    sink: _Sink,
     days: set[int],
     result: ImportResult,
     fres: FileResult,
@@ -324,51 +475,39 @@ def _import_one(
     done_bytes: int,
     on_batch: Callable[[int], None] | None,
 ) -> tuple[datetime | None, datetime | None]:
-    """Read, parse, correlate one file; raw lines stream out as COPY text.
+    """Read, parse, correlate one file; raw lines go to the database thread as COPY text.
 
     This is the hot loop of a bulk import. Rows are formatted here by hand because
-    psycopg's per-row adaptation costs as much as the parser, and they are sent in
-    chunks while the COPY stays open for a whole batch, so the server stores lines while
-    the parser reads the next ones (two cores at work; a writer thread measured slower,
-    the GIL). The COPY closes for the correlated rows of the batch, and for a new
-    day's partition."""
+    psycopg's per-row adaptation costs as much as the parser; they are handed over in
+    chunks and the database thread (:class:`_Sink`) keeps one COPY open across them, so
+    the server stores lines and the previous batch's e-mails while this thread parses."""
     stats = result.stats
     stats.files += 1
     buf: list[str] = []
+    failed: list[tuple[int, str, Exception]] = []
     first_ts: datetime | None = None
     last_ts: datetime | None = None
     last_iso = datetime.now(UTC).isoformat()
     feed = corr.feed
     tail = f"\t{import_id}\n"
     next_id = end_id = 0
+    block = sink.reserve()  # asked ahead: the thread hands it over while we parse
     postfix = foreign = malformed = unknown = 0
-    copy_sql = f"COPY raw_events ({', '.join(RAW_COLUMNS)}) FROM STDIN"
-    open_copy: list = []  # [context manager, Copy] while a COPY is open
 
     def send() -> None:
         if buf:
-            if not open_copy:
-                cur = conn.cursor()
-                cm = cur.copy(copy_sql)
-                open_copy.extend((cm, cm.__enter__()))
-            open_copy[1].write("".join(buf))
+            sink.raw("".join(buf))
             buf.clear()
 
-    def close_copy() -> None:
-        send()
-        if open_copy:
-            cm = open_copy[0]
-            open_copy.clear()
-            cm.__exit__(None, None, None)
-
     def new_day(day: int) -> None:
-        close_copy()
-        conn.execute("SELECT else_raw_partition(%s)", (date.fromordinal(day),))
+        send()
+        sink.partition(day)
         days.add(day)
 
     def flush() -> None:
-        close_copy()
-        writer.write(corr.drain())
+        send()
+        sink.write(corr.drain(), failed[:])
+        failed.clear()
         if on_batch is not None:
             on_batch(fres.lines)
 
@@ -376,20 +515,21 @@ def _import_one(
     clock = ClassicClock(file_year or datetime.now(tz).year, tz)
     split = EnvelopeParser(clock).split
     n = 0
-    try:
-        with raw, _text(stream) as fh:
-            try:
-                for text in fh:
-                    if next_id >= end_id:
-                        close_copy()
-                        next_id = ids.reserve(ID_BLOCK)
-                        end_id = next_id + ID_BLOCK
-                    line = split(text.rstrip("\n"), next_id)
-                    next_id += 1
-                    n += 1
-                    ts = line.ts
-                    if ts is not None and host is not None:
-                        line.host = host
+    with raw, _text(stream) as fh:
+        try:
+            for text in fh:
+                if next_id >= end_id:
+                    send()
+                    next_id = block.result()
+                    end_id = next_id + ID_BLOCK
+                    block = sink.reserve()
+                line = split(text.rstrip("\n"), next_id)
+                next_id += 1
+                n += 1
+                ts = line.ts
+                if ts is not None and host is not None:
+                    line.host = host
+                try:
                     ev = parse(line)
                     kind = ev.kind
                     if kind == "malformed":
@@ -401,45 +541,41 @@ def _import_one(
                         if kind == "other":
                             unknown += 1
                     feed(ev)
-                    if ts is not None:
-                        if ts is not last_ts:
-                            if first_ts is None:
-                                first_ts = ts
-                            last_ts = ts
-                            last_iso = ts.isoformat()
-                            day = ts.astimezone(UTC).toordinal()
-                            if day not in days:
-                                new_day(day)
-                        pid = line.pid
-                        buf.append(
-                            f"{line.seq}\t{last_iso}\t{last_iso}\t{_copy_text(line.host)}\t"
-                            f"{_copy_text(line.program)}\t{pid if pid is not None else _NULL}\t"
-                            f"{_copy_text(line.message)}{tail}"
-                        )
-                    else:
-                        day = datetime.fromisoformat(last_iso).astimezone(UTC).toordinal()
+                except Exception as exc:  # one line must not stop an import
+                    failed.append((line.seq, text.rstrip("\n"), exc))
+                if ts is not None:
+                    if ts is not last_ts:
+                        if first_ts is None:
+                            first_ts = ts
+                        last_ts = ts
+                        last_iso = ts.isoformat()
+                        day = ts.astimezone(UTC).toordinal()
                         if day not in days:
                             new_day(day)
-                        buf.append(
-                            f"{line.seq}\t{last_iso}\t\\N\t{_copy_text(line.host)}\t\t\\N\t"
-                            f"{_copy_text(line.raw)}{tail}"
-                        )
-                    if n % CHUNK_LINES == 0:
-                        send()
-                        if n % BATCH_LINES == 0:
-                            fres.lines = n
-                            flush()
-                            progress.update(done_bytes + raw.tell(), result.lines)
-            except (OSError, EOFError) as exc:
-                raise ElseError(f"{path}: read error after line {n}: {exc}") from None
-        fres.lines = n
-        flush()
-    except BaseException as exc:
-        if open_copy:  # end the COPY with the error, so the connection stays usable
-            cm = open_copy[0]
-            open_copy.clear()
-            cm.__exit__(type(exc), exc, exc.__traceback__)
-        raise
+                    pid = line.pid
+                    buf.append(
+                        f"{line.seq}\t{last_iso}\t{last_iso}\t{_copy_text(line.host)}\t"
+                        f"{_copy_text(line.program)}\t{pid if pid is not None else _NULL}\t"
+                        f"{_copy_text(line.message)}{tail}"
+                    )
+                else:
+                    day = datetime.fromisoformat(last_iso).astimezone(UTC).toordinal()
+                    if day not in days:
+                        new_day(day)
+                    buf.append(
+                        f"{line.seq}\t{last_iso}\t\\N\t{_copy_text(line.host)}\t\t\\N\t"
+                        f"{_copy_text(line.raw)}{tail}"
+                    )
+                if n % CHUNK_LINES == 0:
+                    send()
+                    if n % BATCH_LINES == 0:
+                        fres.lines = n
+                        flush()
+                        progress.update(done_bytes + raw.tell(), result.lines)
+        except (OSError, EOFError) as exc:
+            raise ElseError(f"{path}: read error after line {n}: {exc}") from None
+    fres.lines = n
+    flush()
     stats.lines += n
     stats.postfix_lines += postfix
     stats.foreign_lines += foreign

@@ -107,6 +107,7 @@ class Worker:
         self._gap: tuple[int, float] | None = None  # (first missing id, since when)
         self._next_partitions = 0.0
         self.lines = 0
+        self.quarantined = 0  # records kept in store_rejects by this process
 
     # -- state -------------------------------------------------------------------------------
 
@@ -140,6 +141,7 @@ class Worker:
             if not rows:
                 return 0
             corr, dedupe = state.correlator, state.dedupe
+            writer = StoreWriter(conn, supersede=True, source="live")
             for rid, received, reported, host, program, pid, msg in rows:
                 ts = reported or received
                 # rsyslog's msg keeps the space after "prog[pid]:"
@@ -148,9 +150,12 @@ class Worker:
                     continue
                 tag = f"{program}[{pid}]" if pid is not None else program
                 raw = f"{ts.isoformat()} {host} {tag}: {message}"
-                corr.feed(parse(LogLine(rid, ts, host, program, pid, message, raw)))
-            writer = StoreWriter(conn, supersede=True)
+                try:
+                    corr.feed(parse(LogLine(rid, ts, host, program, pid, message, raw)))
+                except Exception as exc:  # one line must not stop ingest
+                    writer.line_failed(rid, raw, exc)
             writer.write(corr.drain(), corr.open_snapshots())
+            self.quarantined += writer.stats.quarantined
             state.cursor = rows[-1][0]
             conn.execute(
                 "UPDATE ingest_state SET cursor = %s, state = %s, lines = lines + %s,"

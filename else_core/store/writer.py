@@ -4,11 +4,17 @@ Every write of an e-mail replaces what was stored under its id (and under the id
 absorbed in a merge), so provisional snapshots of open e-mails, their final versions,
 a re-run after a crash and an import of a day the live worker also saw all converge on
 one row set per e-mail. Rows go in with COPY; the caller owns the transaction.
+
+No single record can stop the caller: values of btree-indexed columns are bounded
+(else_core.store.keys), and a batch PostgreSQL still refuses is rolled back to a
+savepoint and written again one record at a time; a record that fails alone is kept in
+``store_rejects`` with the reason (its raw lines stay in raw_events) and counted.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -16,7 +22,11 @@ from datetime import datetime
 
 import psycopg
 
+from else_core.db import is_connection_error
 from else_core.model import Email, Reject
+from else_core.store.keys import host_key, index_key
+
+log = logging.getLogger("else.store")
 
 _LOCAL_IPS = frozenset(("127.0.0.1", "::1"))
 
@@ -124,7 +134,7 @@ _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str
 def domain_of(address: str | None) -> str | None:
     if not address or "@" not in address:
         return None
-    return address.rpartition("@")[2].lower() or None
+    return index_key(address.rpartition("@")[2].lower() or None)
 
 
 def direction_of(email: Email) -> str:
@@ -135,11 +145,6 @@ def direction_of(email: Email) -> str:
     if email.client_ip in _LOCAL_IPS and root is not None and root.origin == "smtpd":
         return "outgoing"
     return "incoming"
-
-
-def _clean(value: str | None) -> str | None:
-    """Nothing to do: :func:`_field` escapes (and replaces NUL) at COPY time."""
-    return value
 
 
 # COPY text format, formatted by hand: psycopg's per-value adaptation (write_row) costs
@@ -179,26 +184,211 @@ def _line(values: tuple) -> str:
     return "\t".join([_field(v) for v in values]) + "\n"
 
 
+def _t(v: str | None) -> str:
+    """A nullable text value for COPY."""
+    if v is None:
+        return "\\N"
+    return v.translate(_ESCAPE) if _SPECIAL.search(v) else v
+
+
+def _n(v: object) -> str:
+    """A nullable number (or a value already in COPY text form) for COPY."""
+    return "\\N" if v is None else str(v)
+
+
+def _ts(v: datetime | None) -> str:
+    return "\\N" if v is None else v.isoformat()
+
+
+def _numbers(v: list | tuple | None) -> str:
+    """A nullable array of numbers (raw ids, delays) for COPY."""
+    if v is None:
+        return "\\N"
+    if None in v:
+        return "{" + ",".join("NULL" if x is None else str(x) for x in v) + "}"
+    return "{" + ",".join(map(str, v)) + "}"
+
+
+def _format_emails(
+    emails: list[Email],
+) -> tuple[list[str], list[str], list[str], list[str], list[tuple[Reject, str | None]]]:
+    """The COPY lines of e-mails and their children, formatted by hand per column type.
+
+    This is the writer's hot path (about 100 values per e-mail): each column's type is
+    known, so no per-value type dispatch; indexed text is bounded by index_key."""
+    email_rows: list[str] = []
+    tx_rows: list[str] = []
+    rcpt_rows: list[str] = []
+    del_rows: list[str] = []
+    email_rejects: list[tuple[Reject, str | None]] = []
+    for e in emails:
+        eid = e.id
+        host = _t(host_key(e.host))
+        first = _ts(e.first_seen)
+        qids = list(dict.fromkeys(index_key(t.queue_id) for t in e.transactions))
+        email_rows.append(
+            f"{eid}\t{_t(index_key(e.message_id))}\t{host}\t{_t(index_key(e.sender))}\t"
+            f"{_t(domain_of(e.sender))}\t{_n(e.size)}\t{_t(index_key(e.client))}\t"
+            f"{_t(index_key(e.client_ip))}\t{_t(index_key(e.helo))}\t"
+            f"{_t(index_key(e.sasl_username))}\t{first}\t{_ts(e.last_seen)}\t{_t(e.status)}\t"
+            f"{'t' if e.complete else 'f'}\t{direction_of(e)}\t{len(e.recipients)}\t"
+            f"{_field(qids)}\t{_t(_dumps(e.to_dict(detail=True)))}\n"
+        )
+        n = 0
+        for i, t in enumerate(e.transactions):
+            tx_rows.append(
+                f"{eid}\t{i}\t{_t(host_key(t.host))}\t{_t(index_key(t.queue_id))}\t{_t(t.origin)}\t"
+                f"{_t(index_key(t.parent))}\t{_t(host_key(t.parent_host))}\t"
+                f"{_ts(t.first_seen)}\t{_ts(t.last_seen)}\t{_t(t.sender)}\t{_n(t.size)}\t"
+                f"{_n(t.nrcpt)}\t{_t(index_key(t.message_id))}\t{_t(t.client)}\t"
+                f"{_t(t.client_ip)}\t{_t(t.helo)}\t{_t(t.sasl_username)}\t{_t(t.state)}\t"
+                f"{_numbers(t.seqs)}\n"
+            )
+            for a in t.attempts:
+                del_rows.append(
+                    f"{eid}\t{n}\t{_n(a.seq)}\t{_ts(a.at)}\t{_t(a.host)}\t{_t(a.queue_id)}\t"
+                    f"{_t(a.to)}\t{_t(a.orig_to)}\t{_t(a.status)}\t{_t(a.relay)}\t"
+                    f"{_t(a.dsn)}\t{_t(a.response)}\t{_n(a.delay)}\t"
+                    f"{_numbers(a.delays or None)}\t{_n(a.conn_use)}\t{_t(a.daemon)}\n"
+                )
+                n += 1
+        for i, r in enumerate(e.recipients):
+            rcpt_rows.append(
+                f"{eid}\t{i}\t{_t(index_key(r.address))}\t{_t(domain_of(r.address))}\t"
+                f"{_t(index_key(r.orig_address))}\t{_t(r.status)}\t{_t(index_key(r.relay))}\t"
+                f"{_t(index_key(r.dsn))}\t{_t(r.response)}\t{_n(r.attempts)}\t{_ts(r.at)}\t"
+                f"{_t(r.host)}\t{_t(r.queue_id)}\t{_n(r.delay)}\t{first}\t{host}\n"
+            )
+        email_rejects.extend((r, eid) for r in e.rejects)
+    return email_rows, tx_rows, rcpt_rows, del_rows, email_rejects
+
+
+COPY_CHUNK_ROWS = 200
+
+
+def _write_chunked(copy: psycopg.Copy, lines: list[str]) -> None:
+    """Send COPY lines in pieces of a few hundred kB, not one string of the whole batch:
+    joined batches of 5-15 MB, freed in another thread than the parser's, made glibc
+    keep ever more memory (peak RSS grew with the length of an import)."""
+    for i in range(0, len(lines), COPY_CHUNK_ROWS):
+        copy.write("".join(lines[i : i + COPY_CHUNK_ROWS]))
+
+
 @dataclass(slots=True)
 class WriteStats:
     emails: int = 0
     rejects: int = 0
     deleted: int = 0
     rows: dict[str, int] = field(default_factory=dict)
+    quarantined: int = 0  # records kept in store_rejects
+
+    def copy(self) -> WriteStats:
+        return WriteStats(
+            self.emails, self.rejects, self.deleted, dict(self.rows), self.quarantined
+        )
 
 
 class StoreWriter:
     """Replaces e-mails and inserts rejects inside the caller's transaction."""
 
-    def __init__(self, conn: psycopg.Connection, supersede: bool = False) -> None:
+    def __init__(
+        self,
+        conn: psycopg.Connection,
+        supersede: bool = False,
+        source: str = "live",
+        import_id: int | None = None,
+    ) -> None:
         """``supersede``: also replace stored e-mails that hold one of the written
         e-mails' transactions under another id (an open snapshot whose id changed as
-        the e-mail grew); the live worker needs it, a one-pass import does not."""
+        the e-mail grew); the live worker needs it, a one-pass import does not.
+        ``source``/``import_id`` label what goes to store_rejects."""
         self.conn = conn
         self.supersede = supersede
+        self.source = source
+        self.import_id = import_id
         self.stats = WriteStats()
+        self._failed_lines: list[tuple[int, str, str]] = []
+
+    def line_failed(self, seq: int, text: str, exc: Exception) -> None:
+        """A line the parser or correlator choked on: kept at the next :meth:`write`
+        (the caller may be in the middle of a COPY now)."""
+        log.warning("line %d could not be read: %s: %s", seq, type(exc).__name__, exc)
+        self._failed_lines.append((seq, text, f"{type(exc).__name__}: {exc}"))
 
     def write(self, records: Iterable[Email | Reject], snapshots: Iterable[Email] = ()) -> None:
+        """Write a batch; a batch PostgreSQL refuses is retried record by record."""
+        records, snapshots = list(records), list(snapshots)
+        if self._failed_lines:
+            for seq, text, reason in self._failed_lines:
+                self._keep("line", None, [seq], reason, None, text)
+            self._failed_lines.clear()
+        if not records and not snapshots:
+            return
+        saved = self.stats.copy()
+        try:
+            with self.conn.transaction():  # a savepoint: the caller owns the transaction
+                self._write(records, snapshots)
+            return
+        except Exception as exc:  # any per-row failure, see _refused
+            self._refused(exc)
+            self.stats = saved
+        ids = {r.id for r in records if isinstance(r, Email)}
+        units: list[tuple[list[Email | Reject], list[Email]]] = [([r], []) for r in records]
+        units += [([], [s]) for s in snapshots if s.id not in ids]
+        for recs, snaps in units:
+            saved = self.stats.copy()
+            try:
+                with self.conn.transaction():
+                    self._write(recs, snaps)
+            except Exception as exc:
+                self._refused(exc)
+                self.stats = saved
+                self._quarantine((recs or snaps)[0], exc)
+
+    def _refused(self, exc: Exception) -> None:
+        """Re-raise what is not about the rows (a lost connection, an interrupt)."""
+        if is_connection_error(exc) or self.conn.closed or self.conn.broken:
+            raise exc
+
+    def _quarantine(self, rec: Email | Reject, exc: Exception) -> None:
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        if not isinstance(exc, psycopg.Error):
+            reason = f"{type(exc).__name__}: {reason}"
+        sqlstate = exc.sqlstate if isinstance(exc, psycopg.Error) else None
+        if isinstance(rec, Email):
+            raw_ids = sorted({s for t in rec.transactions for s in t.seqs})
+            self._keep("email", rec.id, raw_ids, reason, sqlstate, _dumps(rec.to_dict(True)))
+        else:
+            self._keep("reject", None, [rec.seq], reason, sqlstate, _dumps(rec.to_dict()))
+        what = f"e-mail {rec.id}" if isinstance(rec, Email) else f"reject of line {rec.seq}"
+        log.warning("could not store %s: %s", what, reason)
+
+    def _keep(  # noqa: PLR0913 - one argument per store_rejects column
+        self,
+        kind: str,
+        email_id: str | None,
+        raw_ids: list[int],
+        reason: str,
+        sqlstate: str | None,
+        record: str,
+    ) -> None:
+        self.conn.execute(
+            "INSERT INTO store_rejects (source, import_id, kind, email_id, raw_ids, reason,"
+            " sqlstate, record) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+            (
+                self.source,
+                self.import_id,
+                kind,
+                email_id,
+                raw_ids,
+                reason,
+                sqlstate,
+                record.replace("\x00", "\ufffd"),
+            ),
+        )
+        self.stats.quarantined += 1
+
+    def _write(self, records: list[Email | Reject], snapshots: list[Email]) -> None:
         emails: dict[str, Email] = {}
         rejects: list[Reject] = []
         gone: set[str] = set()
@@ -227,9 +417,9 @@ class StoreWriter:
     def _holders(self, emails: list[Email]) -> set[str]:
         hosts, qids, firsts = [], [], []
         for e in emails:
-            for t in e.transactions:
-                hosts.append(t.host)
-                qids.append(t.queue_id)
+            for t in e.transactions:  # as stored: bounded keys
+                hosts.append(host_key(t.host))
+                qids.append(index_key(t.queue_id))
                 firsts.append(t.first_seen)
         rows = self.conn.execute(
             "SELECT DISTINCT t.email_id FROM transactions t"
@@ -250,110 +440,20 @@ class StoreWriter:
 
     def _copy_emails(self, emails: list[Email]) -> list[tuple[Reject, str | None]]:
         """COPY the e-mails and their children; returns their rejects for the caller."""
-        cur = self.conn.cursor()
-        tx_rows, rcpt_rows, del_rows = [], [], []
-        email_rejects: list[tuple[Reject, str | None]] = []
-        email_rows: list[str] = []
-        for e in emails:
-            email_rows.append(
-                _line(
-                    (
-                        e.id,
-                        _clean(e.message_id),
-                        e.host,
-                        _clean(e.sender),
-                        domain_of(e.sender),
-                        e.size,
-                        _clean(e.client),
-                        e.client_ip,
-                        _clean(e.helo),
-                        _clean(e.sasl_username),
-                        e.first_seen,
-                        e.last_seen,
-                        e.status,
-                        e.complete,
-                        direction_of(e),
-                        len(e.recipients),
-                        list(dict.fromkeys(t.queue_id for t in e.transactions)),
-                        _clean(_dumps(e.to_dict(detail=True))),
-                    )
-                )
-            )
-            n = 0
-            for i, t in enumerate(e.transactions):
-                tx_rows.append(
-                    (
-                        e.id,
-                        i,
-                        t.host,
-                        t.queue_id,
-                        t.origin,
-                        t.parent,
-                        t.parent_host,
-                        t.first_seen,
-                        t.last_seen,
-                        _clean(t.sender),
-                        t.size,
-                        t.nrcpt,
-                        _clean(t.message_id),
-                        _clean(t.client),
-                        t.client_ip,
-                        _clean(t.helo),
-                        _clean(t.sasl_username),
-                        t.state,
-                        t.seqs,
-                    )
-                )
-                for a in t.attempts:
-                    del_rows.append(
-                        (
-                            e.id,
-                            n,
-                            a.seq,
-                            a.at,
-                            a.host,
-                            a.queue_id,
-                            _clean(a.to),
-                            _clean(a.orig_to),
-                            a.status,
-                            _clean(a.relay),
-                            a.dsn,
-                            _clean(a.response),
-                            a.delay,
-                            list(a.delays) if a.delays else None,
-                            a.conn_use,
-                            a.daemon,
-                        )
-                    )
-                    n += 1
-            for i, r in enumerate(e.recipients):
-                rcpt_rows.append(
-                    (
-                        e.id,
-                        i,
-                        _clean(r.address),
-                        domain_of(r.address),
-                        _clean(r.orig_address),
-                        r.status,
-                        _clean(r.relay),
-                        r.dsn,
-                        _clean(r.response),
-                        r.attempts,
-                        r.at,
-                        r.host,
-                        r.queue_id,
-                        r.delay,
-                        e.first_seen,
-                        e.host,
-                    )
-                )
-            email_rejects.extend((r, e.id) for r in e.rejects)
-        with cur.copy(f"COPY emails ({', '.join(EMAIL_COLUMNS)}) FROM STDIN") as copy:
-            copy.write("".join(email_rows))
-        self._copy("transactions", TX_COLUMNS, tx_rows)
-        self._copy("email_recipients", RCPT_COLUMNS, rcpt_rows)
-        self._copy("deliveries", DELIVERY_COLUMNS, del_rows)
+        email_rows, tx_rows, rcpt_rows, del_rows, email_rejects = _format_emails(emails)
+        with self.conn.cursor().copy(f"COPY emails ({', '.join(EMAIL_COLUMNS)}) FROM STDIN") as cp:
+            _write_chunked(cp, email_rows)
+        self._copy_lines("transactions", TX_COLUMNS, tx_rows)
+        self._copy_lines("email_recipients", RCPT_COLUMNS, rcpt_rows)
+        self._copy_lines("deliveries", DELIVERY_COLUMNS, del_rows)
         return email_rejects
+
+    def _copy_lines(self, table: str, columns: tuple[str, ...], lines: list[str]) -> None:
+        if not lines:
+            return
+        self.stats.rows[table] = self.stats.rows.get(table, 0) + len(lines)
+        with self.conn.cursor().copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            _write_chunked(copy, lines)
 
     def _copy(self, table: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
         if not rows:
@@ -371,19 +471,19 @@ class StoreWriter:
                 r.seq,
                 email_id,
                 r.at,
-                r.host,
-                r.queue_id,
+                host_key(r.host),
+                index_key(r.queue_id),
                 r.daemon,
                 r.action,
                 r.stage,
                 r.code,
                 r.dsn,
-                _clean(r.reason),
-                _clean(r.client),
-                r.client_ip,
-                _clean(r.sender),
-                _clean(r.recipient),
-                _clean(r.helo),
+                r.reason,
+                index_key(r.client),
+                index_key(r.client_ip),
+                index_key(r.sender),
+                index_key(r.recipient),
+                index_key(r.helo),
                 r.proto,
             )
             for r, email_id in unique.values()
