@@ -7,10 +7,18 @@ Why these choices:
 
 * Passwords: argon2id (argon2-cffi's defaults, RFC 9106 "low memory" profile); a hash
   made with older parameters is re-hashed at the next good login.
-* Lockout: after :data:`LOCK_AFTER` failures in a row an account refuses even the right
-  password for :data:`LOCK_SECONDS`. ``users.failed_logins`` counts the run; the time of
-  each failure is an ``audit_log`` row (``login.failed``), which administrators want
-  to see anyway, so no extra column is needed.
+* Lockout: after :data:`LOCK_AFTER` failures in a row from one client address for one
+  account name, that address is refused for that name (even with the right password)
+  for :data:`LOCK_SECONDS`; after :attr:`LoginLimits.address_failures` failures from one
+  address for any names, the address is refused altogether. The counters live in
+  ``login_throttle`` and are charged *before* the password is checked, in one atomic
+  upsert, and refunded on success: parallel guesses cannot all reach the check. Unknown
+  names are counted like real ones, so the answers never tell which accounts exist, and
+  an anonymous burst from one address does not lock the owner out at another.
+  ``users.failed_logins`` still counts the run of failures for the admin page.
+* Memory: each argon2 check takes 64 MiB, so at most :attr:`LoginLimits.concurrent`
+  checks run at once in a process and at most :attr:`LoginLimits.per_address` per
+  client address; a log-in beyond that is answered "busy" without a check.
 * API tokens: ``else_<prefix>_<secret>``; only the SHA-256 of the whole token is stored
   (a token is 32 random bytes, so a fast hash is enough: nothing to brute-force), the
   prefix lets a user tell tokens apart in a list.
@@ -26,7 +34,10 @@ import hashlib
 import hmac
 import re
 import secrets
+import threading
 import zoneinfo
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -96,7 +107,66 @@ class User:
 @dataclass(frozen=True, slots=True)
 class LoginResult:
     user: User | None
-    reason: str  # ok | bad | locked | inactive
+    reason: str  # ok | bad | locked | busy | inactive
+
+
+@dataclass(frozen=True, slots=True)
+class LoginLimits:
+    """How hard log-ins are throttled (see the module docstring)."""
+
+    account_failures: int = LOCK_AFTER  # per client address and account name
+    address_failures: int = 30  # per client address, any names
+    lock_seconds: int = LOCK_SECONDS
+    concurrent: int = 4  # argon2 checks at once in this process (64 MiB each)
+    per_address: int = 2  # argon2 checks at once from one client address
+    wait_seconds: float = 20.0  # how long a log-in waits for a free check slot
+
+
+class _Gate:
+    """Caps the argon2 checks running at once, in all and per client address."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.running = 0
+        self.peak = 0  # the most checks seen at once (tests and bench read it)
+        self.per_address: dict[str, int] = {}
+        self.free = threading.Condition(self.lock)
+
+    @contextmanager
+    def slot(self, address: str, limits: LoginLimits) -> Iterator[bool]:
+        """Yields True with a slot held, False when the address already has its share
+        or no slot came free in time (the caller answers "busy", checks nothing)."""
+        with self.lock:
+            if self.per_address.get(address, 0) >= limits.per_address:
+                got = False
+            else:
+                self.per_address[address] = self.per_address.get(address, 0) + 1
+                got = self.free.wait_for(
+                    lambda: self.running < limits.concurrent, timeout=limits.wait_seconds
+                )
+                if got:
+                    self.running += 1
+                    self.peak = max(self.peak, self.running)
+                else:
+                    self._leave(address)
+        try:
+            yield got
+        finally:
+            if got:
+                with self.lock:
+                    self.running -= 1
+                    self._leave(address)
+                    self.free.notify()
+
+    def _leave(self, address: str) -> None:
+        left = self.per_address.get(address, 1) - 1
+        if left > 0:
+            self.per_address[address] = left
+        else:
+            self.per_address.pop(address, None)
+
+
+GATE = _Gate()
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,6 +292,7 @@ def set_password(conn: psycopg.Connection, username: str, password: str) -> None
             " failed_logins = 0 WHERE username = %s",
             (digest, username),
         )
+        conn.execute("DELETE FROM login_throttle WHERE kind = 'u' AND username = %s", (username,))
 
 
 def change_password(conn: psycopg.Connection, username: str, old: str, new: str) -> None:
@@ -308,6 +379,7 @@ def unlock(conn: psycopg.Connection, username: str) -> None:
     _require(conn, username)
     with conn.transaction():
         conn.execute("UPDATE users SET failed_logins = 0 WHERE username = %s", (username,))
+        conn.execute("DELETE FROM login_throttle WHERE kind = 'u' AND username = %s", (username,))
 
 
 def _verify(digest: str | None, password: str) -> bool:
@@ -341,15 +413,14 @@ def audit(  # noqa: PLR0913 - one argument per audit_log column, as callers read
 
 
 def locked_until(conn: psycopg.Connection, user: User) -> datetime | None:
-    """When a locked account opens again, or None when it is not locked now."""
-    if user.failed_logins < LOCK_AFTER:
-        return None
+    """When the last lock on ``user``'s name (from some client address) ends, or None."""
     row = conn.execute(
-        "SELECT max(at) + make_interval(secs => %s), now() FROM audit_log"
-        " WHERE action = 'login.failed' AND target = %s",
-        (LOCK_SECONDS, user.username),
+        "SELECT max(last_at) + make_interval(secs => %s) FROM login_throttle"
+        " WHERE kind = 'u' AND username = %s AND failures >= %s"
+        " AND last_at > now() - make_interval(secs => %s)",
+        (LOCK_SECONDS, user.username, LOCK_AFTER, LOCK_SECONDS),
     ).fetchone()
-    if row is None or row[0] is None or row[0] <= row[1]:
+    if row is None or row[0] is None:
         return None
     until: datetime = row[0]
     return until
@@ -368,42 +439,123 @@ def session_ended(conn: psycopg.Connection, username: str, sid: str) -> bool:
     return row is not None
 
 
-def authenticate(
-    conn: psycopg.Connection, username: str, password: str, *, source: str | None = None
-) -> LoginResult:
-    """Check a login; count failures, lock after :data:`LOCK_AFTER`, audit every outcome.
+_CHARGE = """
+INSERT INTO login_throttle AS t (kind, address, username, failures, last_at)
+VALUES (%(kind)s, %(address)s, %(username)s, 1, now())
+ON CONFLICT (kind, address, username) DO UPDATE SET
+    failures = CASE WHEN t.last_at < now() - make_interval(secs => %(secs)s) THEN 1
+               ELSE t.failures + 1 END,
+    last_at = now()
+WHERE t.failures < %(limit)s OR t.last_at < now() - make_interval(secs => %(secs)s)
+RETURNING failures
+"""
 
-    A locked account is refused without looking at the password (so guessing during the
-    lock learns nothing); the caller shows one message for "bad" and "locked" alike
-    where it must not reveal which accounts exist.
+
+def _charge(conn: psycopg.Connection, address: str, username: str, limits: LoginLimits) -> None:
+    """Count this attempt as a failure before checking it; False when a limit is reached.
+
+    One upsert per counter: the row lock makes parallel attempts queue on the counter, so
+    exactly ``limit`` of them get through, however many arrive at once. The address row
+    is always locked before the name row, so two attempts never wait on each other.
     """
+    secs = limits.lock_seconds
+    with conn.transaction():
+        for kind, name, limit in (
+            ("a", "", limits.address_failures),
+            ("u", username, limits.account_failures),
+        ):
+            row = conn.execute(
+                _CHARGE,
+                {"kind": kind, "address": address, "username": name, "secs": secs, "limit": limit},
+            ).fetchone()
+            if row is None:
+                raise _Refused  # leaves the transaction: the other counter is not charged
+
+
+class _Refused(Exception):
+    """A throttle counter is at its limit (rolls the charge transaction back)."""
+
+
+def _refund(conn: psycopg.Connection, address: str, username: str) -> None:
+    """A good log-in: the name's run of failures from this address ends, and this
+    attempt no longer counts against the address."""
+    with conn.transaction():
+        conn.execute(
+            "DELETE FROM login_throttle WHERE kind = 'u' AND address = %s AND username = %s",
+            (address, username),
+        )
+        conn.execute(
+            "UPDATE login_throttle SET failures = greatest(failures - 1, 0)"
+            " WHERE kind = 'a' AND address = %s",
+            (address,),
+        )
+
+
+def _forget_stale(conn: psycopg.Connection, limits: LoginLimits) -> None:
+    """Delete counters older than the lock time (skipping rows others hold: no waits)."""
+    conn.execute(
+        "DELETE FROM login_throttle WHERE (kind, address, username) IN ("
+        " SELECT kind, address, username FROM login_throttle"
+        " WHERE last_at < now() - make_interval(secs => %s) LIMIT 1000"
+        " FOR UPDATE SKIP LOCKED)",
+        (limits.lock_seconds,),
+    )
+
+
+def authenticate(
+    conn: psycopg.Connection,
+    username: str,
+    password: str,
+    *,
+    source: str | None = None,
+    limits: LoginLimits | None = None,
+) -> LoginResult:
+    """Check a login: throttle, count, audit every outcome (see the module docstring).
+
+    Order: a check slot (else "busy"), then the atomic charge of both counters (else
+    "locked", without looking at the password or the account: a locked name and an
+    unknown one are answered alike), then argon2; a good password refunds the charge.
+    """
+    limits = limits or LoginLimits()
     username = (username or "")[:64]
     password = (password or "")[:MAX_PASSWORD]
-    with conn.cursor(row_factory=dict_row) as cur:
-        row = cur.execute(
-            sql.SQL("SELECT {}, password_hash FROM users WHERE username = %s").format(_USER_COLS),
-            (username,),
-        ).fetchone()
+    address = (source or "")[:64]
     detail = {"source": source} if source else None
-    if row is None:
-        _verify(None, password)
-        audit(conn, username, "login.failed", username, "unknown user", detail)
-        return LoginResult(None, "bad")
-    digest = row.pop("password_hash")
-    user = User(**row)
-    if locked_until(conn, user) is not None:
-        audit(conn, username, "login.refused", username, "locked", detail)
-        return LoginResult(None, "locked")
-    if not _verify(digest, password):
-        with conn.transaction():
-            conn.execute(
-                "UPDATE users SET failed_logins = failed_logins + 1 WHERE id = %s", (user.id,)
-            )
-        audit(conn, username, "login.failed", username, "bad password", detail)
-        return LoginResult(None, "bad")
+    with GATE.slot(address, limits) as got:
+        if not got:
+            audit(conn, username, "login.refused", username, "busy", detail)
+            return LoginResult(None, "busy")
+        try:
+            _charge(conn, address, username, limits)
+        except _Refused:
+            audit(conn, username, "login.refused", username, "locked", detail)
+            return LoginResult(None, "locked")
+        with conn.cursor(row_factory=dict_row) as cur:
+            row = cur.execute(
+                sql.SQL("SELECT {}, password_hash FROM users WHERE username = %s").format(
+                    _USER_COLS
+                ),
+                (username,),
+            ).fetchone()
+        if row is None:
+            _verify(None, password)
+            audit(conn, username, "login.failed", username, "unknown user", detail)
+            _forget_stale(conn, limits)
+            return LoginResult(None, "bad")
+        digest = row.pop("password_hash")
+        user = User(**row)
+        if not _verify(digest, password):
+            with conn.transaction():
+                conn.execute(
+                    "UPDATE users SET failed_logins = failed_logins + 1 WHERE id = %s", (user.id,)
+                )
+            audit(conn, username, "login.failed", username, "bad password", detail)
+            _forget_stale(conn, limits)
+            return LoginResult(None, "bad")
     if not user.active:
         audit(conn, username, "login.refused", username, "inactive", detail)
         return LoginResult(None, "inactive")
+    _refund(conn, address, username)
     with conn.transaction():
         if _hasher.check_needs_rehash(digest):
             conn.execute(

@@ -42,6 +42,7 @@ WEB_TABLES = (
     "api_tokens",
     "search_history",
     "saved_searches",
+    "login_throttle",
 )
 
 #: (role, privileges, objects); objects are table names unless marked.
