@@ -36,7 +36,7 @@ from else_core.envelope import (
 )
 from else_core.errors import ElseError
 from else_core.parser import parse
-from else_core.reader import ReadStats
+from else_core.reader import READ_ERRORS, ReadStats
 from else_core.store.writer import StoreWriter
 
 RAW_COLUMNS = (
@@ -142,7 +142,7 @@ def _first_stamp(path: str, year: int | None, tz: tzinfo) -> tuple[datetime | No
                 parsed = EnvelopeParser(clock).split(line.rstrip("\n"), 0)
                 if parsed.ts is not None:
                     return parsed.ts, file_year
-        except (OSError, EOFError) as exc:
+        except READ_ERRORS as exc:
             raise ElseError(f"{path}: read error: {exc}") from None
     return None, year
 
@@ -430,7 +430,7 @@ def _import_one(
                             fres.lines = n
                             flush()
                             progress.update(done_bytes + raw.tell(), result.lines)
-            except (OSError, EOFError) as exc:
+            except READ_ERRORS as exc:
                 raise ElseError(f"{path}: read error after line {n}: {exc}") from None
         fres.lines = n
         flush()
