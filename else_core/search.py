@@ -31,6 +31,8 @@ from else_core.scope import (
     email_conditions,
     reject_conditions,
     time_range,
+    visible_detail,
+    visible_email,
     where,
 )
 
@@ -482,7 +484,10 @@ def search_emails(conn: psycopg.Connection, query: Query, scope: Scope | None = 
         ids = [m.strip().strip("<>") for m in query.message_ids]
         conds.append((sql.SQL("e.message_id = ANY(%s)"), [ids]))
     conds += _conditions(query.filters, EMAIL_FIELDS)
-    return _page(conn, _EMAILS, conds, query)
+    page = _page(conn, _EMAILS, conds, query)
+    for item in page.items:  # only the recipients in scope (see scope.visible_email)
+        item["doc"] = visible_email(scope, item["doc"])
+    return page
 
 
 def search_rejects(conn: psycopg.Connection, query: Query, scope: Scope | None = None) -> Page:
@@ -569,4 +574,5 @@ def email_detail(
             line[k] = line[k].isoformat() if line[k] else None
     for r in related:
         r["first_seen"] = r["first_seen"].isoformat() if r["first_seen"] else None
-    return {"email": doc, "related": related, "lines": lines}
+    # Inside the e-mail, a recipient-scoped user sees only their recipients and lines.
+    return visible_detail(scope, {"email": doc, "related": related, "lines": lines})
