@@ -39,7 +39,7 @@ import zoneinfo
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -57,6 +57,10 @@ LOCK_SECONDS = 300
 MIN_PASSWORD = 10
 MAX_PASSWORD = 1024
 TOKEN_PREFIX = "else_"  # noqa: S105 - the visible prefix, not a secret
+#: A new API token lives this many days unless asked otherwise (a forgotten token in a
+#: script or a leaked one stops working on its own); at most MAX_TOKEN_DAYS.
+TOKEN_DAYS = 90
+MAX_TOKEN_DAYS = 3650
 
 USERNAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 GROUP_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._ -]{0,63}")
@@ -283,7 +287,8 @@ def _require(conn: psycopg.Connection, username: str) -> User:
 
 
 def set_password(conn: psycopg.Connection, username: str, password: str) -> None:
-    """New password; also unlocks the account (an admin reset is how a user gets back in)."""
+    """New password; also unlocks the account (an admin reset is how a user gets back in)
+    and revokes its API tokens (a reset after a leak must shut out scripts too)."""
     digest = hash_password(password)
     _require(conn, username)
     with conn.transaction():
@@ -293,6 +298,17 @@ def set_password(conn: psycopg.Connection, username: str, password: str) -> None
             (digest, username),
         )
         conn.execute("DELETE FROM login_throttle WHERE kind = 'u' AND username = %s", (username,))
+        # A reset (by an admin, or the user after a leak) must also shut the API out.
+        _revoke_all(conn, username)
+
+
+def _revoke_all(conn: psycopg.Connection, username: str) -> None:
+    """Revoke every API token of ``username`` (inside the caller's transaction)."""
+    conn.execute(
+        "UPDATE api_tokens SET revoked = true FROM users u"
+        " WHERE u.id = api_tokens.user_id AND u.username = %s AND NOT api_tokens.revoked",
+        (username,),
+    )
 
 
 def change_password(conn: psycopg.Connection, username: str, old: str, new: str) -> None:
@@ -323,6 +339,8 @@ def update_user(
                 " ELSE failed_logins END WHERE username = %s",
                 (active, active, username),
             )
+            if not active:  # a deactivated account's tokens stay dead when it comes back
+                _revoke_all(conn, username)
         if email is not None:
             conn.execute(
                 "UPDATE users SET email = NULLIF(%s, '') WHERE username = %s", (email, username)
@@ -576,11 +594,32 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def token_days(value: str | int | None) -> int:
+    """A token lifetime in days from a form or the command line (empty: the default)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return TOKEN_DAYS
+    try:
+        days = int(value)
+    except ValueError:
+        raise AccountError("token lifetime: a number of days") from None
+    if not 1 <= days <= MAX_TOKEN_DAYS:
+        raise AccountError(f"token lifetime: 1 to {MAX_TOKEN_DAYS} days")
+    return days
+
+
 def create_token(
-    conn: psycopg.Connection, username: str, name: str = "api", expires_at: datetime | None = None
+    conn: psycopg.Connection,
+    username: str,
+    name: str = "api",
+    expires_at: datetime | None = None,
+    *,
+    days: int = TOKEN_DAYS,
 ) -> str:
-    """A new token for ``username``; the return value is the only time it is visible."""
+    """A new token for ``username``, valid ``days`` days (or until ``expires_at``);
+    the return value is the only time it is visible."""
     user = _require(conn, username)
+    if expires_at is None:
+        expires_at = now() + timedelta(days=token_days(days))
     name = (name or "api").strip()[:64] or "api"
     prefix = secrets.token_hex(4)
     token = f"{TOKEN_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"

@@ -60,6 +60,12 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     tok = sub.add_parser("token", help="create an API token for a user (printed once)")
     tok.add_argument("name")
     tok.add_argument("--name", dest="token_name", default="api", metavar="N", help="a label")
+    tok.add_argument(
+        "--days",
+        type=int,
+        default=accounts.TOKEN_DAYS,
+        help=f"valid for N days (default {accounts.TOKEN_DAYS}, at most {accounts.MAX_TOKEN_DAYS})",
+    )
     tok.set_defaults(func=cmd_token)
 
     tl = sub.add_parser("tokens", help="list API tokens (prefixes only)")
@@ -208,8 +214,15 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_token(args: argparse.Namespace) -> int:
     with _conn(args) as conn:
-        token = accounts.create_token(conn, args.name, args.token_name)
-        accounts.audit(conn, "elsectl", "token.create", args.name, detail={"name": args.token_name})
+        days = accounts.token_days(args.days)
+        token = accounts.create_token(conn, args.name, args.token_name, days=days)
+        accounts.audit(
+            conn,
+            "elsectl",
+            "token.create",
+            args.name,
+            detail={"name": args.token_name, "days": days},
+        )
     print(token)
     return 0
 
@@ -217,9 +230,14 @@ def cmd_token(args: argparse.Namespace) -> int:
 def cmd_tokens(args: argparse.Namespace) -> int:
     with _conn(args) as conn:
         for t in accounts.list_tokens(conn, args.name):
-            state = "revoked" if t.revoked else "active"
+            expired = t.expires_at is not None and t.expires_at < accounts.now()
+            state = "revoked" if t.revoked else "expired" if expired else "active"
             used = t.last_used.isoformat(timespec="seconds") if t.last_used else "never"
-            print(f"{t.username:<24} {t.prefix}  {t.name:<16} {state:<8} last used {used}")
+            ends = t.expires_at.isoformat(timespec="seconds") if t.expires_at else "never"
+            print(
+                f"{t.username:<24} {t.prefix}  {t.name:<16} {state:<8} expires {ends}"
+                f"  last used {used}"
+            )
     return 0
 
 

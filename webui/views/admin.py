@@ -49,6 +49,9 @@ def install(app: Bottle) -> None:
             locked=locked,
             groups=accounts.list_groups(c.db),
             tokens=accounts.list_tokens(c.db),
+            token_days=accounts.TOKEN_DAYS,
+            max_token_days=accounts.MAX_TOKEN_DAYS,
+            now=accounts.now(),
         )
 
     @app.post("/admin/users", auth="admin")
@@ -71,7 +74,7 @@ def install(app: Bottle) -> None:
         c = ctx()
         if what == "password":
             accounts.set_password(c.db, name, f("password"))
-            c.flash(f"Password of {name} set; the account is unlocked.")
+            c.flash(f"Password of {name} set; the account is unlocked, its API tokens revoked.")
         elif what == "unlock":
             accounts.unlock(c.db, name)
             c.flash(f"{name} unlocked.")
@@ -88,8 +91,9 @@ def install(app: Bottle) -> None:
             )
             c.flash(f"User {name} updated.")
         elif what == "token":
-            token = accounts.create_token(c.db, name, f("name") or "api")
-            audit("token.create", name, {"name": f("name") or "api"})
+            days = accounts.token_days(f("days"))
+            token = accounts.create_token(c.db, name, f("name") or "api", days=days)
+            audit("token.create", name, {"name": f("name") or "api", "days": days})
             response.set_header("Cache-Control", "no-store")
             return render("token.html", username=name, token=token)
         elif what == "revoke":
