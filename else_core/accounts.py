@@ -32,6 +32,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import ipaddress
 import re
 import secrets
 import threading
@@ -50,7 +51,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from else_core.errors import ElseError
-from else_core.scope import Scope
+from else_core.scope import Scope, SenderRule
 
 LOCK_AFTER = 5
 LOCK_SECONDS = 300
@@ -182,6 +183,10 @@ class Group:
     domains: tuple[str, ...]
     addresses: tuple[str, ...]
     members: tuple[str, ...]
+    #: "trusted": the group's domains count on the sender side only for mail that
+    #: authenticated (SASL) or came from ``networks``; "any": for every sender.
+    sender_trust: str = "trusted"
+    networks: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -700,6 +705,14 @@ def normalise_address(text: str) -> str:
     return a
 
 
+def normalise_network(text: str) -> str:
+    """A network in CIDR notation (a single address is a /32 or /128)."""
+    try:
+        return str(ipaddress.ip_network(text.strip(), strict=False))
+    except ValueError:
+        raise AccountError(f"not a network (CIDR, e.g. 192.0.2.0/24): {text[:60]!r}") from None
+
+
 def check_server(text: str) -> str:
     s = text.strip()
     if not SERVER_RE.fullmatch(s):
@@ -739,7 +752,19 @@ _MEMBER_KINDS = {
     "server": ("group_servers", "server", check_server),
     "domain": ("group_domains", "domain", normalise_domain),
     "address": ("group_addresses", "address", normalise_address),
+    "network": ("group_networks", "network", normalise_network),
 }
+SENDER_TRUST = ("trusted", "any")
+
+
+def set_sender_trust(conn: psycopg.Connection, group: str, value: str) -> str:
+    """When the group's domains count on the sender side (see :class:`Group`)."""
+    if value not in SENDER_TRUST:
+        raise AccountError(f"sender trust: one of {', '.join(SENDER_TRUST)}")
+    gid = _group_id(conn, group)
+    with conn.transaction():
+        conn.execute("UPDATE groups SET sender_trust = %s WHERE id = %s", (value, gid))
+    return value
 
 
 def group_add(conn: psycopg.Connection, group: str, kind: str, value: str) -> str:
@@ -797,13 +822,18 @@ def list_groups(conn: psycopg.Connection, user_id: int | None = None) -> list[Gr
         " ARRAY(SELECT domain FROM group_domains d WHERE d.group_id = g.id ORDER BY 1),"
         " ARRAY(SELECT address FROM group_addresses a WHERE a.group_id = g.id ORDER BY 1),"
         " ARRAY(SELECT u.username FROM group_members m JOIN users u ON u.id = m.user_id"
-        "       WHERE m.group_id = g.id ORDER BY 1)"
+        "       WHERE m.group_id = g.id ORDER BY 1),"
+        " g.sender_trust,"
+        " ARRAY(SELECT n.network::text FROM group_networks n WHERE n.group_id = g.id ORDER BY 1)"
         " FROM groups g WHERE %s::bigint IS NULL OR EXISTS (SELECT 1 FROM group_members m"
         "   WHERE m.group_id = g.id AND m.user_id = %s) ORDER BY g.name",
         (user_id, user_id),
     ).fetchall()
     return [
-        Group(r[0], r[1], r[2], tuple(r[3]), tuple(r[4]), tuple(r[5]), tuple(r[6])) for r in rows
+        Group(
+            r[0], r[1], r[2], tuple(r[3]), tuple(r[4]), tuple(r[5]), tuple(r[6]), r[7], tuple(r[8])
+        )
+        for r in rows
     ]
 
 
@@ -813,7 +843,13 @@ def group_scope(group: Group) -> Scope:
         servers=group.servers or None,
         domains=group.domains,
         addresses=group.addresses,
+        senders=(sender_rule(group),) if group.sender_trust != "any" else None,
     )
+
+
+def sender_rule(group: Group) -> SenderRule:
+    """The sender side of one group (see :class:`else_core.scope.SenderRule`)."""
+    return SenderRule(group.domains, group.addresses, group.sender_trust != "any", group.networks)
 
 
 def scope_for(conn: psycopg.Connection, user: User) -> Scope | None:
@@ -831,10 +867,14 @@ def scope_for(conn: psycopg.Connection, user: User) -> Scope | None:
         return Scope(servers=(), domains=(), addresses=())
     any_server = any(not g.servers for g in groups)
     servers = None if any_server else tuple(sorted({s for g in groups for s in g.servers}))
+    # Every group's sender side on its own terms: one group's trusted networks never
+    # vouch for another group's domains.
+    any_trusted = any(g.sender_trust != "any" for g in groups)
     return Scope(
         servers=servers,
         domains=tuple(sorted({d for g in groups for d in g.domains})),
         addresses=tuple(sorted({a for g in groups for a in g.addresses})),
+        senders=tuple(sender_rule(g) for g in groups) if any_trusted else None,
     )
 
 

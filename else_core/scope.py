@@ -13,6 +13,7 @@ is always a literal of this package, never input.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, LiteralString, TypeAlias
@@ -28,6 +29,20 @@ TRUE = sql.SQL("true")
 
 
 @dataclass(frozen=True, slots=True)
+class SenderRule:
+    """When one group's domains and addresses count on the sender side.
+
+    ``trusted_only``: only for e-mails that authenticated (SASL) or whose client is in
+    ``networks`` (CIDR); a forged ``MAIL FROM`` from elsewhere does not count.
+    """
+
+    domains: tuple[str, ...] = ()
+    addresses: tuple[str, ...] = ()
+    trusted_only: bool = False
+    networks: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Scope:
     """What a user may see. ``None`` = no restriction on that axis; an empty tuple = none.
 
@@ -38,6 +53,8 @@ class Scope:
     servers: tuple[str, ...] | None = None
     domains: tuple[str, ...] | None = None
     addresses: tuple[str, ...] | None = None
+    #: The sender side, per group; None: ``domains`` and ``addresses``, unconditionally.
+    senders: tuple[SenderRule, ...] | None = None
 
     @property
     def unrestricted(self) -> bool:
@@ -63,18 +80,42 @@ def email_conditions(scope: Scope | None) -> list[Cond]:
         out.append(cond("e.host = ANY(%s)", list(scope.servers)))
     if scope.domains is not None or scope.addresses is not None:
         domains, addresses = scope._domains_addresses()
-        out.append(
-            cond(
-                "(e.sender_domain = ANY(%s) OR lower(e.sender) = ANY(%s) OR EXISTS"
-                " (SELECT 1 FROM email_recipients r WHERE r.email_id = e.id"
-                " AND (r.domain = ANY(%s) OR lower(r.address) = ANY(%s))))",
-                domains,
-                addresses,
-                domains,
-                addresses,
-            )
+        sender, sparams = _sender_condition(
+            scope,
+            cond("(e.sender_domain = ANY(%s) OR lower(e.sender) = ANY(%s))"),
+            cond("(e.sasl_username IS NOT NULL OR else_inet(e.client_ip) <<= ANY(%s::cidr[]))"),
         )
+        rcpt = cond(
+            "EXISTS (SELECT 1 FROM email_recipients r WHERE r.email_id = e.id"
+            " AND (r.domain = ANY(%s) OR lower(r.address) = ANY(%s)))",
+            domains,
+            addresses,
+        )
+        out.append((sql.SQL("({} OR {})").format(sender, rcpt[0]), [*sparams, *rcpt[1]]))
     return out
+
+
+def _sender_condition(scope: Scope, match: Cond, trusted: Cond) -> Cond:
+    """The sender side of ``scope``: ``match`` (two placeholders: domains, addresses)
+    per rule, AND ``trusted`` (one placeholder: networks) for a trusted-only rule."""
+    rules = scope.senders
+    if rules is None:
+        domains, addresses = scope._domains_addresses()
+        rules = (SenderRule(tuple(domains), tuple(addresses)),)
+    parts: list[Statement] = []
+    params: list[Any] = []
+    for rule in rules:
+        d = [x.lower().lstrip("@") for x in rule.domains]
+        a = [x.lower() for x in rule.addresses]
+        if rule.trusted_only:
+            parts.append(sql.SQL("({} AND {})").format(match[0], trusted[0]))
+            params.extend([d, a, list(rule.networks)])
+        else:
+            parts.append(match[0])
+            params.extend([d, a])
+    if not parts:
+        return sql.SQL("false"), []
+    return sql.SQL("({})").format(sql.SQL(" OR ").join(parts)), params
 
 
 def reject_conditions(scope: Scope | None) -> list[Cond]:
@@ -86,17 +127,18 @@ def reject_conditions(scope: Scope | None) -> list[Cond]:
         out.append(cond("j.host = ANY(%s)", list(scope.servers)))
     if scope.domains is not None or scope.addresses is not None:
         domains, addresses = scope._domains_addresses()
-        out.append(
-            cond(
-                "(lower(split_part(j.sender, '@', 2)) = ANY(%s)"
-                " OR lower(split_part(j.recipient, '@', 2)) = ANY(%s)"
-                " OR lower(j.sender) = ANY(%s) OR lower(j.recipient) = ANY(%s))",
-                domains,
-                domains,
-                addresses,
-                addresses,
-            )
+        sender, sparams = _sender_condition(
+            scope,
+            cond("(lower(split_part(j.sender, '@', 2)) = ANY(%s) OR lower(j.sender) = ANY(%s))"),
+            # a refusal never authenticated: only the group's own networks vouch for it
+            cond("else_inet(j.client_ip) <<= ANY(%s::cidr[])"),
         )
+        rcpt = cond(
+            "(lower(split_part(j.recipient, '@', 2)) = ANY(%s) OR lower(j.recipient) = ANY(%s))",
+            domains,
+            addresses,
+        )
+        out.append((sql.SQL("({} OR {})").format(sender, rcpt[0]), [*sparams, *rcpt[1]]))
     return out
 
 
@@ -147,7 +189,23 @@ def sender_in_scope(scope: Scope | None, doc: dict[str, Any]) -> bool:
         return True
     if scope.domains is None and scope.addresses is None:
         return True  # scoped by server only
-    return _in_scope(scope, doc.get("sender"))
+    if scope.senders is None:
+        return _in_scope(scope, doc.get("sender"))
+    return any(_rule_matches(rule, doc) for rule in scope.senders)
+
+
+def _rule_matches(rule: SenderRule, doc: dict[str, Any]) -> bool:
+    """:func:`_sender_condition` for one rule, in Python, on an e-mail document."""
+    sender = str(doc.get("sender") or "").lower()
+    if not sender or not _in_scope(Scope(domains=rule.domains, addresses=rule.addresses), sender):
+        return False
+    if not rule.trusted_only or doc.get("sasl_username"):
+        return True
+    try:
+        ip = ipaddress.ip_address(str(doc.get("client_ip") or ""))
+    except ValueError:
+        return False
+    return any(ip in ipaddress.ip_network(n, strict=False) for n in rule.networks)
 
 
 def _entry_visible(scope: Scope, entry: Any) -> bool:

@@ -84,6 +84,14 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     ga.add_argument("group")
     ga.add_argument("--description")
     ga.set_defaults(func=cmd_group_add)
+    gt = gsub.add_parser(
+        "trust",
+        help="when the group's domains count on the sender side: trusted (only SASL or the"
+        " group's networks; the default for new groups) or any (MAIL FROM can be forged)",
+    )
+    gt.add_argument("group")
+    gt.add_argument("value", choices=accounts.SENDER_TRUST)
+    gt.set_defaults(func=cmd_group_trust)
     gd = gsub.add_parser("del", help="delete a group")
     gd.add_argument("group")
     gd.set_defaults(func=cmd_group_del)
@@ -94,10 +102,10 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         gb = gsub.add_parser(
             verb,
             help=f"{'add to' if verb == 'bind' else 'remove from'} a group: a user, "
-            "server, domain or address",
+            "server, domain, address or network (CIDR)",
         )
         gb.add_argument("group")
-        gb.add_argument("kind", choices=("user", "server", "domain", "address"))
+        gb.add_argument("kind", choices=("user", "server", "domain", "address", "network"))
         gb.add_argument("value")
         gb.set_defaults(func=cmd_group_bind, verb=verb)
 
@@ -257,6 +265,14 @@ def cmd_group_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_group_trust(args: argparse.Namespace) -> int:
+    with _conn(args) as conn:
+        accounts.set_sender_trust(conn, args.group, args.value)
+        accounts.audit(conn, "elsectl", "group.trust", args.group, detail={"value": args.value})
+    print(f"group {args.group}: sender trust {args.value}")
+    return 0
+
+
 def cmd_group_del(args: argparse.Namespace) -> int:
     with _conn(args) as conn:
         accounts.delete_group(conn, args.group)
@@ -296,6 +312,8 @@ def cmd_group_list(args: argparse.Namespace) -> int:
                         "members": list(g.members),
                         "servers": list(g.servers),
                         "domains": list(g.domains),
+                        "networks": list(g.networks),
+                        "sender_trust": g.sender_trust,
                         "addresses": list(g.addresses),
                     }
                 )

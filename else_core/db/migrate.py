@@ -43,6 +43,7 @@ WEB_TABLES = (
     "search_history",
     "saved_searches",
     "login_throttle",
+    "group_networks",
 )
 
 #: (role, privileges, objects); objects are table names unless marked.

@@ -17,6 +17,10 @@ from else_core import servers as servers_mod
 from webui.context import csv_response, ctx, f, q, render, settings_of
 
 AUDIT_PAGE = 200
+TRUST_WORDS = {
+    "trusted": "only for authenticated mail or mail from the group's networks",
+    "any": "for every e-mail (MAIL FROM can be forged)",
+}
 
 
 def me() -> str:
@@ -115,6 +119,7 @@ def install(app: Bottle) -> None:
             groups=accounts.list_groups(c.db),
             users=accounts.list_users(c.db),
             servers=known,
+            trust_words=TRUST_WORDS,
         )
 
     @app.post("/admin/groups", auth="admin")
@@ -136,6 +141,10 @@ def install(app: Bottle) -> None:
         elif what == "unbind":
             accounts.group_remove(c.db, name, kind, value)
             c.flash(f"Group {name}: removed {kind} {value}.")
+        elif what == "trust":
+            value = accounts.set_sender_trust(c.db, name, value)
+            kind = "sender_trust"
+            c.flash(f"Group {name}: senders count {TRUST_WORDS[value]}.")
         elif what == "delete":
             accounts.delete_group(c.db, name)
             c.flash(f"Group {name} deleted.")

@@ -119,6 +119,11 @@ def web_db(pg_cluster) -> Iterator[WebDB]:  # noqa: F811
         accounts.add_group(conn, "beta")
         accounts.group_add(conn, "beta", "user", "bob")
         accounts.group_add(conn, "beta", "domain", "beta.example")
+        # Groups as they were before sender trust existed (an upgrade keeps them on
+        # "any"): these tests see tenants' outgoing mail by its sender alone.
+        # test_sender_trust.py covers the "trusted" default of new groups.
+        for group in ("alpha", "beta"):
+            accounts.set_sender_trust(conn, group, "any")
     yield db
     pg_cluster.drop_db(name)
 

@@ -51,6 +51,8 @@ def shared(pg_cluster, web_config) -> Iterator[tuple[str, str]]:
                 accounts.add_group(conn, group[0])
                 accounts.group_add(conn, group[0], "user", user)
                 accounts.group_add(conn, group[0], group[1], group[2])
+        # The sender's own relay: its mail counts for the sender's group ("trusted").
+        accounts.group_add(conn, "ext-domain", "network", "203.0.113.0/24")
         (eid,) = conn.execute(
             "SELECT id FROM emails WHERE message_id = 'shared-1@ext.example'"
         ).fetchone()
