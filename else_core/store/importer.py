@@ -41,7 +41,7 @@ from else_core.envelope import (
 from else_core.errors import ElseError
 from else_core.model import Email, Reject
 from else_core.parser import parse
-from else_core.reader import ReadStats
+from else_core.reader import READ_ERRORS, ReadStats
 from else_core.store.writer import StoreWriter, copy_statement
 
 RAW_COLUMNS = (
@@ -154,7 +154,7 @@ def _first_stamp(path: str, year: int | None, tz: tzinfo) -> tuple[datetime | No
                 parsed = EnvelopeParser(clock).split(line.rstrip("\n"), 0)
                 if parsed.ts is not None:
                     return parsed.ts, file_year
-        except (OSError, EOFError) as exc:
+        except READ_ERRORS as exc:
             raise ElseError(f"{path}: read error: {exc}") from None
     return None, year
 
@@ -560,7 +560,7 @@ def _import_one(
                         fres.lines = n
                         flush()
                         progress.update(done_bytes + raw.tell(), result.lines)
-        except (OSError, EOFError) as exc:
+        except READ_ERRORS as exc:
             raise ElseError(f"{path}: read error after line {n}: {exc}") from None
     fres.lines = n
     flush()
