@@ -52,8 +52,22 @@ __all__ = [
 COUNT_CAP = 10000
 MAX_LIMIT = 1000
 
-OPERATORS = ("equals", "contains", "starts", "ends", "not", "not_contains", "gt", "lt", "ge", "le")
-TEXT_OPS = ("equals", "contains", "starts", "ends", "not", "not_contains")
+OPERATORS = (
+    "equals",
+    "contains",
+    "starts",
+    "ends",
+    "matches",
+    "not",
+    "not_contains",
+    "gt",
+    "lt",
+    "ge",
+    "le",
+)
+#: ``matches`` takes a shell-style wildcard (``*`` any text, ``?`` one character), as
+#: people type it in a search box: ``*@example.org``, ``lab-*``.
+TEXT_OPS = ("equals", "contains", "starts", "ends", "matches", "not", "not_contains")
 EXACT_OPS = ("equals", "not")
 NUMBER_OPS = ("equals", "not", "gt", "lt", "ge", "le")
 
@@ -128,17 +142,23 @@ def parse_time(text: str, end: bool = False) -> datetime:
 
 def _like(value: str, op: str) -> str:
     v = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    if op == "matches":
+        return v.replace("*", "%").replace("?", "_")
     return {"contains": f"%{v}%", "not_contains": f"%{v}%", "starts": f"{v}%", "ends": f"%{v}"}[op]
 
 
-def _text_cond(expr: str, op: str, value: str, params: list[Any]) -> str:
+def _text_cond(expr: str, op: str, value: str, params: list[Any], ci: bool = False) -> str:
+    """``ci``: patterns ignore case (ILIKE), for free text such as a remote server's
+    answer, where people type "relay access denied" for "Relay access denied"; the
+    trigram indexes serve ILIKE as well as LIKE."""
     if op in ("equals", "not"):
         params.append(value)
         return f"{expr} = %s" if op == "equals" else f"{expr} IS DISTINCT FROM %s"
     params.append(_like(value, op))
+    like = "ILIKE" if ci else "LIKE"
     if op == "not_contains":
-        return f"COALESCE({expr} NOT LIKE %s, true)"
-    return f"{expr} LIKE %s"
+        return f"COALESCE({expr} NOT {like} %s, true)"
+    return f"{expr} {like} %s"
 
 
 def _number(value: Any) -> int:
@@ -286,7 +306,9 @@ EMAIL_FIELDS: dict[str, tuple[tuple[str, ...], Builder]] = {
     ),
     "response": (
         ("contains", "not_contains", "starts"),
-        _negatable(lambda op, v, p: _rcpt_exists(_text_cond("r.response", op, str(v).strip(), p))),
+        _negatable(
+            lambda op, v, p: _rcpt_exists(_text_cond("r.response", op, str(v).strip(), p, ci=True))
+        ),
     ),
     "host": (TEXT_OPS, _simple("e.host", lower=False)),
     "direction": (EXACT_OPS, _direction),
@@ -306,7 +328,7 @@ REJECT_FIELDS: dict[str, tuple[tuple[str, ...], Builder]] = {
     ),
     "client_ip": (TEXT_OPS, _simple("j.client_ip")),
     "helo": (TEXT_OPS, _simple("lower(j.helo)")),
-    "reason": (TEXT_OPS, _simple("j.reason", lower=False)),
+    "reason": (TEXT_OPS, lambda op, v, p: _text_cond("j.reason", op, str(v).strip(), p, ci=True)),
     "action": (TEXT_OPS, _simple("j.action")),
     "stage": (TEXT_OPS, _simple("j.stage", lower=False)),
     "code": (TEXT_OPS, _simple("j.code", lower=False)),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -28,6 +29,7 @@ OPERATOR_LABELS = {
     "not_contains": "does not contain",
     "starts": "starts with",
     "ends": "ends with",
+    "matches": "matches (* ?)",
     "gt": ">",
     "lt": "<",
     "ge": ">=",
@@ -139,12 +141,148 @@ def classify_quick(text: str) -> tuple[str, str] | None:
     return ("message_id_part", t)
 
 
-def quick_filter(kind: tuple[str, str]) -> Filter:
-    """The filter a classified quick-box entry runs as (a part of a Message-ID: contains)."""
-    name, value = kind
-    if name == "message_id_part":
-        return Filter("message_id", value, "contains")
-    return Filter(name, value)
+#: How the quick box names what it searched (field names as people say them).
+FIELD_WORDS = {
+    "message_id": "Message-ID",
+    "queue_id": "queue ID",
+    "response": "reply text",
+    "client_host": "client name",
+    "client": "client",
+    "sender_domain": "sender domain",
+    "recipient_domain": "recipient domain",
+    "reason": "reason",
+}
+KIND_WORDS = {
+    "message_id": "a Message-ID",
+    "queue_id": "a queue ID (ours or a remote one)",
+    "address": "an address",
+    "domain": "a domain or host name",
+    "client": "a client IP address",
+    "wildcard": "a pattern with wildcards",
+    "text": "reply text",
+    "part": "part of an address, name or ID",
+}
+HEADER_PREFIX = re.compile(r"^\s*message-id\s*:\s*", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class QuickPlan:
+    """What the quick box runs for a text: e-mails matching any of ``emails``, and the
+    refusals (rejects) matching any of ``rejects``. ``kind`` is what the text was taken
+    for; :meth:`described` says it in words on the result page."""
+
+    kind: str
+    text: str
+    emails: list[Filter] = field(default_factory=list)
+    rejects: list[Filter] = field(default_factory=list)
+
+    def described(self) -> list[str]:
+        """``sender contains “defer1”`` for each e-mail alternative, in order."""
+        return [describe(f) for f in self.emails]
+
+    def extended_items(self) -> list[tuple[str, str]]:
+        """The extended form's first row filled in with the first alternative: offered
+        when nothing matched, so the user can change the field or the operator."""
+        if not self.emails:
+            return []
+        first = self.emails[0]
+        return [("f", first.field), ("o", first.op), ("v", str(first.value))]
+
+
+def describe(f: Filter) -> str:
+    word = FIELD_WORDS.get(f.field, f.field.replace("_", " "))
+    return f"{word} {OPERATOR_LABELS.get(f.op, f.op)} “{f.value}”"
+
+
+def quick_plan(text: str) -> QuickPlan | None:
+    """The quick box's search for ``text``: every field a helpdesk would mean by it.
+
+    A full address is looked up exactly (sender, recipient, Message-ID); a domain as the
+    sender's or recipient's domain and as the client's host name; ``*``/``?`` make a
+    wildcard search; text with blanks is searched in the remote servers' answers and the
+    reasons of refusals; any other word is taken as a part of an address, a Message-ID,
+    a client name, or a remote queue ID (``250 ... queued as X``)."""
+    t = HEADER_PREFIX.sub("", text).strip()
+    bracketed = t.startswith("<") and t.endswith(">")
+    if ("*" in t or "?" in t) and not bracketed and not re.search(r"\s", t):
+        w = t.lower()
+        emails = [Filter("sender", w, "matches"), Filter("recipient", w, "matches")]
+        if "@" not in w:
+            emails += [Filter("client_host", w, "matches"), Filter("message_id", t, "matches")]
+        rejects = [Filter("sender", w, "matches"), Filter("recipient", w, "matches")]
+        return QuickPlan("wildcard", t, emails, rejects)
+    kind = classify_quick(t)
+    if kind is None:
+        return None
+    name, v = kind
+    if name == "message_id" and bracketed:
+        return QuickPlan("message_id", v, [Filter("message_id", v)])
+    if name == "message_id":  # user@host without a dot in the domain, or a partial address
+        w = v.lower()
+        return QuickPlan(
+            "part",
+            v,
+            [
+                Filter("message_id", v),
+                Filter("sender", w, "contains"),
+                Filter("recipient", w, "contains"),
+            ],
+            [Filter("sender", w, "contains"), Filter("recipient", w, "contains")],
+        )
+    if name == "queue_id":
+        return QuickPlan(
+            "queue_id",
+            v,
+            [Filter("queue_id", v), Filter("response", f"queued as {v}", "contains")],
+            [Filter("queue_id", v)],
+        )
+    if name == "address":
+        return QuickPlan(
+            "address",
+            v,
+            [Filter("sender", v), Filter("recipient", v), Filter("message_id", v)],
+            [Filter("sender", v.lower()), Filter("recipient", v.lower())],
+        )
+    if name == "domain":
+        d = v.lower()
+        return QuickPlan(
+            "domain",
+            d,
+            [
+                Filter("sender_domain", d),
+                Filter("recipient_domain", d),
+                Filter("client_host", d),
+                Filter("client_host", f".{d}", "ends"),
+            ],
+            [
+                Filter("sender", f"@{d}", "ends"),
+                Filter("recipient", f"@{d}", "ends"),
+                Filter("client", d),
+            ],
+        )
+    if name == "client":
+        return QuickPlan("client", v, [Filter("client", v)], [Filter("client", v)])
+    if re.search(r"\s", t):
+        return QuickPlan(
+            "text", t, [Filter("response", t, "contains")], [Filter("reason", t, "contains")]
+        )
+    w = t.lower()
+    return QuickPlan(
+        "part",
+        t,
+        [
+            Filter("sender", w, "contains"),
+            Filter("recipient", w, "contains"),
+            Filter("message_id", t, "contains"),
+            Filter("client_host", w, "contains"),
+            Filter("response", f"queued as {t}", "contains"),
+        ],
+        [
+            Filter("sender", w, "contains"),
+            Filter("recipient", w, "contains"),
+            Filter("client", w, "contains"),
+        ],
+    )
 
 
 def message_ids(text: str) -> list[str]:
