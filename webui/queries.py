@@ -306,3 +306,93 @@ def filter_rows(items: list[tuple[str, str]]) -> list[tuple[str, str, str]]:
     while len(rows) < 4:
         rows.append(("", "", ""))
     return rows[:8]
+
+
+# -- the queue page ---------------------------------------------------------------------------
+
+#: How long after a control action the page applies it to the listing itself: the PFX's
+#: agent caches ``postqueue -j`` (``snmpd_queue_list_cache_time``, 30 s by default), so
+#: a listing fetched right after "hold" may still say "deferred".
+RECENT_ACTIONS_SECONDS = 45
+
+ACTION_DONE = {
+    "hold": "is on hold: Postfix will not try to deliver it until it is released",
+    "release": "is released from hold and goes back to the queue for delivery",
+    "delete": "is deleted from the queue",
+    "requeue": "is requeued: Postfix will try to deliver it again now",
+}
+GONE = re.compile(
+    r"no such|not found|does not exist|unknown queue|no message \S+ in a queue", re.IGNORECASE
+)
+ALREADY = {"hold": "on hold", "release": "released", "requeue": "requeued"}
+
+
+def control_words(action: str, queue_id: str | None, server: str, ok: bool, message: str) -> str:
+    """A control action's answer in plain words ("Message X is on hold: ..."), not the
+    PFX's terse status line."""
+    if action == "flush":
+        if ok:
+            return f"Postfix on {server} is trying every deferred message again now."
+        return f"Postfix on {server} could not be asked to retry the queue: {message}"
+    if ok:
+        return f"Message {queue_id} on {server} {ACTION_DONE.get(action, 'was changed')}."
+    if GONE.search(message) and action in ALREADY:
+        return (
+            f"Message {queue_id} on {server}: nothing to {action}; it is not in a queue where"
+            f" {action} applies (already {ALREADY[action]}, or no longer queued)."
+        )
+    if GONE.search(message):
+        return (
+            f"Message {queue_id} is no longer in the queue of {server}"
+            " (already delivered, returned or deleted): nothing to do."
+        )
+    return f"Could not {action} message {queue_id} on {server}: {message}"
+
+
+def queue_view(
+    entries: Iterable[Any],
+    recent: Iterable[tuple[str, str]],
+    sender: str = "",
+    recipient: str = "",
+    status: str = "",
+) -> list[dict[str, Any]]:
+    """The queue listing as the page shows it: the actions that succeeded since the
+    agent's listing may have been cached (``recent``: ``(action, queue_id)``, oldest
+    first) applied to it, then filtered by sender / recipient part and queue name.
+
+    Applying an action twice is harmless (a fresh listing already shows it), so the page
+    shows the queue as it is now whether the listing was cached or not."""
+    state: dict[str, str] = {}
+    for action, qid in recent:
+        if action in ("hold", "delete"):
+            state[qid] = action
+        elif action == "release" and state.get(qid) != "delete":
+            state[qid] = "release"
+    out = []
+    s, r, st = sender.strip().lower(), recipient.strip().lower(), status.strip().lower()
+    for e in entries:
+        name = e.queue_name
+        change = state.get(e.queue_id)
+        if change == "delete":
+            continue
+        if change == "hold":
+            name = "hold"
+        elif change == "release" and name == "hold":
+            name = "deferred"
+        rcpts = [x.address for x in e.recipients]
+        if s and s not in (e.sender or "").lower():
+            continue
+        if r and not any(r in a.lower() for a in rcpts):
+            continue
+        if st and name != st:
+            continue
+        out.append({"entry": e, "queue_name": name, "changed": change is not None})
+    return out
+
+
+def queue_counts(view: Iterable[dict[str, Any]]) -> dict[str, int]:
+    """Messages per queue in the (unfiltered) view, for the health box."""
+    counts: dict[str, int] = {}
+    for row in view:
+        counts[row["queue_name"]] = counts.get(row["queue_name"], 0) + 1
+    return counts

@@ -29,6 +29,14 @@
     });
   });
 
+  // Queue listing: one box selects every listed message for the bulk action.
+  var selectAll = document.getElementById("select-all");
+  if (selectAll) {
+    selectAll.addEventListener("change", function () {
+      document.querySelectorAll("input.pick").forEach(function (box) { box.checked = selectAll.checked; });
+    });
+  }
+
   // Live page: fetch the newest e-mails and rejects as JSON and rebuild the two tables.
   // Text goes in with textContent only: log data never becomes markup.
   var liveUrl = document.body.getAttribute("data-live");
