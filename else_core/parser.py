@@ -123,7 +123,8 @@ _CHECK = re.compile(
 # The postfix role's header_checks "INFO" rule on Subject: (roles/postfix, issue 15):
 # "info: header Subject: <text> from host[ip]; from=<s> to=<r> proto=P helo=<h>".
 _SUBJECT = re.compile(
-    r"info: header subject: ?(.*?)(?: from [^\s\[\];]*\[[^\]\[]*\](?::\d+)?;.*)?$", re.S | re.I
+    r"info: header subject: ?(.*?)(?: from [^\s\[\];]*(?:\[[^\]\[]*\](?::\d+)?)?;.*)?$",
+    re.S | re.I,
 )
 # The same decision with its line cut short (syslog line limits): still a decision.
 _CHECK_CUT = re.compile(r"(reject|hold|discard|redirect|filter): (header|body) (.*)", re.S)

@@ -5,6 +5,7 @@ RFC 2047, and the e-mail carries it."""
 from __future__ import annotations
 
 from datetime import UTC
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +13,7 @@ from else_core.correlate import Correlator
 from else_core.envelope import split_line
 from else_core.parser import parse
 
+CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "public"
 HEAD = "Mar 14 12:00:00 pfx postfix/cleanup[201]: 6F7A8B9C0D: info: header Subject: "
 TAIL = " from lab.example[198.51.100.20]; from=<s@a.example> to=<r@b.example> proto=ESMTP helo=<x>"
 
@@ -30,6 +32,12 @@ TAIL = " from lab.example[198.51.100.20]; from=<s@a.example> to=<r@b.example> pr
 def test_the_subject_line_is_decoded(logged, subject):
     ev = parse(split_line(HEAD + logged + TAIL, 1, 2026, UTC))
     assert (ev.kind, ev.qid, ev.f) == ("subject", "6F7A8B9C0D", {"subject": subject})
+
+
+def test_a_locally_submitted_subject_loses_the_tail():
+    tail = " from local; from=<root@pfx.lab> to=<a@sink.test>"
+    ev = parse(split_line(HEAD + "cron output" + tail, 1, 2026, UTC))
+    assert ev.f == {"subject": "cron output"}
 
 
 def test_a_subject_line_cut_short_keeps_what_was_logged():
@@ -58,3 +66,15 @@ def test_the_email_carries_the_subject():
     out = c.drain() + c.finish()
     emails = [o for o in out if getattr(o, "subject", None) is not None]
     assert [e.to_dict()["subject"] for e in emails] == ["Grüße aus Köln"]
+
+
+def test_the_public_corpus_subject_line_decodes():
+    """A real cleanup line (whyscream's grok patterns: daemon TAB message), read in place."""
+    corpus = CORPUS / "whyscream-postfix-grok-patterns.daemon.tsv"
+    rows = [
+        x.split("\t", 1) for x in corpus.read_text().splitlines() if "info: header Subject:" in x
+    ]
+    assert rows, "the corpus has a Subject line"
+    syslog = "Mar 14 12:00:00 mx postfix/{}[1]: {}"
+    events = [parse(split_line(syslog.format(d, m), 1, 2026, UTC)) for d, m in rows]
+    assert [(e.kind, e.f["subject"]) for e in events] == [("subject", "Grüße ‒ test")] * len(rows)
