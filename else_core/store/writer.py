@@ -39,6 +39,7 @@ EMAIL_COLUMNS = (
     "nrcpt",
     "queue_ids",
     "doc",
+    "subject",  # migration m0006: only when the postfix role logs it
 )
 TX_COLUMNS = (
     "email_id",
@@ -276,6 +277,7 @@ class StoreWriter:
                         len(e.recipients),
                         list(dict.fromkeys(t.queue_id for t in e.transactions)),
                         _clean(_dumps(e.to_dict(detail=True))),
+                        _clean(e.subject),
                     )
                 )
             )
