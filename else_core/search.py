@@ -286,6 +286,8 @@ EMAIL_FIELDS: dict[str, tuple[tuple[str, ...], Builder]] = {
         _negatable(lambda op, v, p: _rcpt_exists(_text_cond("r.domain", op, _lower(v), p))),
     ),
     "message_id": (TEXT_OPS, _message_id),
+    # only filled when the postfix role logs the Subject (header_checks INFO rule)
+    "subject": (TEXT_OPS, _simple("lower(e.subject)")),
     "queue_id": (
         TEXT_OPS,
         _negatable(lambda op, v, p: _tx_exists(_text_cond("t.queue_id", op, str(v).strip(), p))),

@@ -144,6 +144,7 @@ def classify_quick(text: str) -> tuple[str, str] | None:
 #: How the quick box names what it searched (field names as people say them).
 FIELD_WORDS = {
     "message_id": "Message-ID",
+    "subject": "subject",
     "queue_id": "queue ID",
     "response": "reply text",
     "client_host": "client name",
@@ -159,7 +160,7 @@ KIND_WORDS = {
     "domain": "a domain or host name",
     "client": "a client IP address",
     "wildcard": "a pattern with wildcards",
-    "text": "reply text",
+    "text": "a subject or reply text",
     "part": "part of an address, name or ID",
 }
 HEADER_PREFIX = re.compile(r"^\s*message-id\s*:\s*", re.IGNORECASE)
@@ -264,7 +265,10 @@ def quick_plan(text: str) -> QuickPlan | None:
         return QuickPlan("client", v, [Filter("client", v)], [Filter("client", v)])
     if re.search(r"\s", t):
         return QuickPlan(
-            "text", t, [Filter("response", t, "contains")], [Filter("reason", t, "contains")]
+            "text",
+            t,
+            [Filter("subject", t, "contains"), Filter("response", t, "contains")],
+            [Filter("reason", t, "contains")],
         )
     w = t.lower()
     return QuickPlan(
@@ -276,6 +280,7 @@ def quick_plan(text: str) -> QuickPlan | None:
             Filter("message_id", t, "contains"),
             Filter("client_host", w, "contains"),
             Filter("response", f"queued as {t}", "contains"),
+            Filter("subject", t, "contains"),
         ],
         [
             Filter("sender", w, "contains"),

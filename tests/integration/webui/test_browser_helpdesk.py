@@ -73,3 +73,16 @@ def test_nothing_found_opens_the_extended_search_filled_in(browser, base_url, wi
     assert value.is_displayed() and value.get_attribute("value") == "*@sink.test"
     shot(browser, f"search-nothing-{width}")
     assert no_sideways_scroll(browser) <= 1
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_a_subject_is_found_and_shown_in_results_and_story(browser, base_url, width):
+    logged_in(browser, base_url, width)
+    quick(browser, base_url, "grüße aus köln")
+    cell = browser.find_element(By.CSS_SELECTOR, "table.results td.subject")
+    assert cell.text.endswith("Grüße aus Köln und Quartalsbericht")
+    shot(browser, f"search-subject-{width}")
+    assert no_sideways_scroll(browser) <= 1
+    browser.find_element(By.CSS_SELECTOR, "table.results tbody tr td a").click()
+    wait(browser, "ol.timeline")
+    assert browser.find_element(By.ID, "subject").text == "Grüße aus Köln und Quartalsbericht"

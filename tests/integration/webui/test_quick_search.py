@@ -53,7 +53,7 @@ def test_the_result_says_what_was_searched(clients, q, searched):
     [
         ("lab-sender", "sender", "contains"),
         ("*@sink.test", "sender", "matches"),
-        ("no such words here", "response", "contains"),
+        ("no such words here", "subject", "contains"),
     ],
 )
 def test_nothing_found_offers_the_extended_search_filled_in(clients, q, field, op):
@@ -97,3 +97,28 @@ def test_the_export_follows_the_quick_search(clients):
     body = clients["admin"].get("/search/export.csv", q="*@alpha.example").text
     assert "pfx2-1@alpha.example" in body
     assert "beta-1@beta.example" not in body
+
+
+@pytest.mark.parametrize(
+    "q", ["Quartalsbericht", "grüße aus köln", "Köln und"], ids=["word", "decoded", "phrase"]
+)
+def test_the_quick_box_finds_a_logged_subject(clients, web_db, q):
+    page = clients["admin"].get("/search", q=q).text
+    assert f"/email/{email_id(web_db, 'subject-1@delta.example')}" in page
+    assert "Grüße aus Köln und Quartalsbericht" in page  # the results show the subject
+
+
+def test_the_story_and_the_exports_show_the_subject(clients, web_db):
+    admin = clients["admin"]
+    story = admin.get("/email/" + email_id(web_db, "subject-1@delta.example")).text
+    assert 'id="subject">Grüße aus Köln und Quartalsbericht<' in story
+    body = admin.get("/search/export.csv", q="Quartalsbericht").text
+    assert body.splitlines()[0].split(",")[3] == "subject"
+    assert "Grüße aus Köln und Quartalsbericht" in body
+    data = admin.get("/search/export.json", q="Quartalsbericht").json()
+    assert [e["subject"] for e in data["emails"]] == ["Grüße aus Köln und Quartalsbericht"]
+
+
+def test_the_extended_search_takes_a_subject(clients, web_db):
+    page = clients["admin"].get("/search", f="subject", o="contains", v="quartals").text
+    assert f"/email/{email_id(web_db, 'subject-1@delta.example')}" in page
