@@ -4,10 +4,14 @@ Screenshots go to test-artifacts/screenshots/ for a person to look at."""
 
 from __future__ import annotations
 
+import re
+import urllib.request
+
 import pytest
 import test_browser
-from conftest import PASSWORD
+from conftest import PASSWORD, SINCE, UNTIL
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
 from test_browser import shot, wait
 
 browser = test_browser.browser  # the same headless Chromium fixture
@@ -86,3 +90,41 @@ def test_a_subject_is_found_and_shown_in_results_and_story(browser, base_url, wi
     browser.find_element(By.CSS_SELECTOR, "table.results tbody tr td a").click()
     wait(browser, "ol.timeline")
     assert browser.find_element(By.ID, "subject").text == "Grüße aus Köln und Quartalsbericht"
+
+
+def chart_font_px(b, selector: str) -> float:
+    """The smallest font size of an <img> chart's text as shown: its SVG font size times
+    the ratio of the shown width to the SVG's own width."""
+    img = b.find_element(By.CSS_SELECTOR, selector)
+    shown = float(b.execute_script("return arguments[0].getBoundingClientRect().width", img))
+    src = img.get_attribute("currentSrc")
+    cookie = b.get_cookie("else_session")
+    headers = {"Cookie": f"else_session={cookie['value']}"}
+    req = urllib.request.Request(src, headers=headers)  # noqa: S310 - the loopback test server
+    with urllib.request.urlopen(req, timeout=10) as res:  # noqa: S310 - the loopback test server
+        svg = res.read().decode()
+    box = re.search(r'viewBox="0 0 (\d+) \d+"', svg)
+    assert box, "the chart has a viewBox"
+    axis = re.findall(r"\.(?:axis text|title)[^{]*\{[^}]*font-size:\s*(\d+(?:\.\d+)?)px", svg)
+    return min(float(x) for x in axis) * shown / float(box.group(1))
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_report_charts_have_readable_text_and_full_reasons_in_the_table(browser, base_url, width):
+    logged_in(browser, base_url, width)
+    browser.get(base_url + f"/reports?since={SINCE}&until={UNTIL}")
+    wait(browser, "img.chart")
+    WebDriverWait(browser, 10).until(
+        lambda d: d.execute_script(
+            "return Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)"
+        )
+    )
+    for name in ("deferrals", "bounces", "senders"):
+        assert chart_font_px(browser, f"#r-{name} img.chart") >= 10, name
+    long_cells = browser.find_elements(By.CSS_SELECTOR, "#r-deferrals td[title]")
+    assert any(len(c.get_attribute("title")) > 34 for c in long_cells)
+    shot(browser, f"reports-charts-{width}")
+    for name in ("deferrals", "senders"):  # close-ups a person can read
+        card = browser.find_element(By.ID, f"r-{name}")
+        card.screenshot(str(test_browser.SHOTS / f"report-{name}-{width}.png"))
+    assert no_sideways_scroll(browser) <= 1
