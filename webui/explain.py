@@ -98,7 +98,8 @@ RESPONSE_HINTS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             "the recipient's mailbox does not exist",
         ),
         (r"mailbox full|quota|over quota|insufficient storage", "the recipient's mailbox is full"),
-        (r"greylist|try again later|please try later", "greylisting: the server asks to try later"),
+        (r"greylist", "greylisting: the server asks to try later"),
+        (r"try again later|please try later", "a temporary refusal: the server asks to try later"),
         (r"spf", "SPF: the sending server is not allowed to send for this domain"),
         (r"dmarc", "DMARC policy refused the message"),
         (

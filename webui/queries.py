@@ -291,8 +291,42 @@ def quick_plan(text: str) -> QuickPlan | None:
 
 
 def message_ids(text: str) -> list[str]:
-    """Message-IDs pasted in a box: split on blanks and commas, brackets dropped."""
-    return [m.strip("<>") for m in re.split(r"[\s,]+", text) if m.strip("<>")][:1000]
+    """Message-IDs pasted in a box: split on blanks and commas, brackets dropped; pasted
+    header names (``Message-ID:``, ``References:``) are not IDs."""
+    return [
+        m.strip("<>")
+        for m in re.split(r"[\s,]+", text)
+        if m.strip("<>") and not re.fullmatch(r"[A-Za-z-]+:", m)
+    ][:1000]
+
+
+def describe_search(items: Iterable[tuple[str, str]]) -> str:
+    """A stored search in words for "My searches": ``“defer1”``, ``sender contains “x”``,
+    ``status is bounced``, ``from 2026-03-14``; not its raw parameters."""
+    pairs_ = [(k, v) for k, v in items if v]
+    words: list[str] = []
+    ops = {k[:-3]: v for k, v in pairs_ if k.endswith("_op")}
+    fs = [v for k, v in pairs_ if k == "f"]
+    os_ = [v for k, v in pairs_ if k == "o"]
+    vs = [v for k, v in pairs_ if k == "v"]
+    for k, v in pairs_:
+        if k == "q":
+            words.append(f"“{v}”")
+        elif k == "message_ids":
+            n = len(message_ids(v))
+            words.append(f"{n} Message-ID{'' if n == 1 else 's'}")
+        elif k == "since":
+            words.append(f"from {v.replace('T', ' ')}")
+        elif k == "until":
+            words.append(f"until {v.replace('T', ' ')}")
+        elif k in ("f", "o", "v", "limit", "sort", "cursor", "tz") or k.endswith("_op"):
+            continue
+        else:
+            words.append(describe(Filter(k, v, ops.get(k, "equals"))))
+    for f_, o, v in zip(fs, os_, vs, strict=False):
+        if f_ and v:
+            words.append(describe(Filter(f_, v, o or "equals")))
+    return ", ".join(words) or "everything"
 
 
 def pairs(query: Any) -> list[tuple[str, str]]:

@@ -36,6 +36,7 @@ from webui.queries import (
     Params,
     QuickPlan,
     build_query,
+    describe_search,
     filter_rows,
     message_ids,
     pairs,
@@ -220,6 +221,7 @@ def install(app: Bottle) -> None:
             rows = page.items
             found = {r["doc"].get("message_id") for r in rows}
             missing = [i for i in ids if i not in found]
+            record_history(c, [("message_ids", " ".join(ids))], len(rows))
         return render(
             "search.html",
             quick="",
@@ -236,6 +238,7 @@ def install(app: Bottle) -> None:
             until="",
             ids_text=text,
             missing=missing,
+            ids_qs=urllib.parse.urlencode({"message_ids": " ".join(ids)}),
         )
 
     @app.get("/search/export.csv")
@@ -303,7 +306,7 @@ def install(app: Bottle) -> None:
         for r in (*recent, *saved):
             ps = pairs(r["query"])
             r["qs"] = urllib.parse.urlencode(ps)
-            r["text"] = " ".join(f"{k}={v}" for k, v in ps if k not in ("limit", "sort"))
+            r["text"] = describe_search(ps)
         return render("searches.html", history=recent, saved=saved)
 
     @app.post("/searches/save")
