@@ -5,6 +5,7 @@ Screenshots go to test-artifacts/screenshots/ for a person to look at."""
 from __future__ import annotations
 
 import re
+import time
 import urllib.request
 
 import pytest
@@ -128,3 +129,28 @@ def test_report_charts_have_readable_text_and_full_reasons_in_the_table(browser,
         card = browser.find_element(By.ID, f"r-{name}")
         card.screenshot(str(test_browser.SHOTS / f"report-{name}-{width}.png"))
     assert no_sideways_scroll(browser) <= 1
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_the_live_view_pauses_and_filters(browser, base_url, width):
+    b = browser
+    logged_in(b, base_url, width)
+    b.get(base_url + "/live?server=pfx2")
+    wait(b, "#live-emails tr")
+    # Count the script's requests: fetch is looked up at every call.
+    b.execute_script(
+        "window.liveFetches = 0; var f = window.fetch;"
+        " window.fetch = function () { window.liveFetches++; return f.apply(this, arguments); };"
+    )
+    WebDriverWait(b, 12).until(lambda d: d.execute_script("return window.liveFetches") > 0)
+    hosts = {td.text for td in b.find_elements(By.CSS_SELECTOR, "#live-emails tr td:last-child")}
+    assert hosts == {"pfx2"}  # the refreshed rows keep the filter
+    b.find_element(By.ID, "live-pause").click()
+    assert b.find_element(By.ID, "live-state").text == "paused"
+    count = b.execute_script("return window.liveFetches")
+    time.sleep(6)  # longer than one refresh interval: a running view would have fetched
+    assert b.execute_script("return window.liveFetches") == count
+    shot(b, f"live-paused-{width}")
+    assert no_sideways_scroll(b) <= 1
+    b.find_element(By.ID, "live-pause").click()
+    WebDriverWait(b, 12).until(lambda d: d.execute_script("return window.liveFetches") > count)
