@@ -377,11 +377,52 @@ def _encode_cursor(values: list[Any]) -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
+def _search_of(query: Query) -> dict[str, Any]:
+    """What a cursor remembers of its search: filters, Message-IDs, period and sort, so
+    that ``?cursor=`` alone continues the same search (issue 15: it returned unfiltered
+    mail) and a cursor given with other filters is refused rather than mixed."""
+    return {
+        "f": [[f.field, str(f.value), f.op] for f in query.filters],
+        "m": list(query.message_ids),
+        "s": query.since.isoformat() if query.since else None,
+        "u": query.until.isoformat() if query.until else None,
+        "o": query.sort,
+    }
+
+
+def _restore(query: Query) -> None:
+    """Give a query with a cursor the search the cursor was made for."""
+    if not query.after:
+        return
+    try:
+        values = json.loads(base64.urlsafe_b64decode(query.after + "=" * (-len(query.after) % 4)))
+    except (ValueError, TypeError):
+        raise SearchError("invalid page cursor") from None
+    if not isinstance(values, list) or len(values) != 3 or not isinstance(values[2], dict):
+        return  # a cursor of an older release: [key, id] only
+    saved = values[2]
+    given = _search_of(query)
+    bare = not (query.filters or query.message_ids or query.since or query.until)
+    if bare:
+        try:
+            query.filters = [Filter(str(a), b, str(c)) for a, b, c in saved.get("f") or []]
+            query.message_ids = [str(m) for m in saved.get("m") or []]
+            query.since = datetime.fromisoformat(saved["s"]) if saved.get("s") else None
+            query.until = datetime.fromisoformat(saved["u"]) if saved.get("u") else None
+            query.sort = str(saved.get("o") or query.sort)
+        except (ValueError, TypeError, KeyError):
+            raise SearchError("invalid page cursor") from None
+        return
+    if {k: v for k, v in given.items() if k != "o"} != {k: saved.get(k) for k in given if k != "o"}:
+        raise SearchError("the page cursor belongs to another search: repeat its filters or none")
+
+
 def _decode_cursor(token: str, sort_col: str) -> list[Any]:
     try:
         values = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-        if not isinstance(values, list) or len(values) != 2:
+        if not isinstance(values, list) or len(values) not in (2, 3):
             raise ValueError
+        values = values[:2]
         if sort_col.endswith(("first_seen", "last_seen", ".at")) and values[0] is not None:
             values[0] = datetime.fromisoformat(values[0])
         return values
@@ -451,7 +492,11 @@ def _page(conn: psycopg.Connection, table: _Table, conds: list[Cond], query: Que
             total, exact = min(n, COUNT_CAP), n <= COUNT_CAP
     more = len(rows) > limit
     rows = rows[:limit]
-    cursor = _encode_cursor([rows[-1]["sort_key"], rows[-1]["sort_id"]]) if more else None
+    cursor = (
+        _encode_cursor([rows[-1]["sort_key"], rows[-1]["sort_id"], _search_of(query)])
+        if more
+        else None
+    )
     for r in rows:
         r.pop("sort_key", None)
         r.pop("sort_id", None)
@@ -463,6 +508,7 @@ def _page(conn: psycopg.Connection, table: _Table, conds: list[Cond], query: Que
 
 def search_emails(conn: psycopg.Connection, query: Query, scope: Scope | None = None) -> Page:
     """A page of e-mails; each item is ``{"doc": <Email.to_dict(detail=True)>, ...}``."""
+    _restore(query)
     conds = email_conditions(scope)
     conds += time_range(sql.SQL("e.first_seen"), query.since, query.until)
     if query.message_ids:
@@ -474,6 +520,7 @@ def search_emails(conn: psycopg.Connection, query: Query, scope: Scope | None = 
 
 def search_rejects(conn: psycopg.Connection, query: Query, scope: Scope | None = None) -> Page:
     """A page of rejects (NOQUEUE and queue-ID refusals) as ``Reject.to_dict()`` rows."""
+    _restore(query)
     conds = reject_conditions(scope)
     conds += time_range(sql.SQL("j.at"), query.since, query.until)
     conds += _conditions(query.filters, REJECT_FIELDS)
