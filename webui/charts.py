@@ -220,10 +220,12 @@ def report_chart(  # noqa: PLR0913 - a report, its rows and how to draw them
 QUEUE_SERIES = ("active", "incoming", "deferred", "hold", "maildrop")
 
 
-def queue_lines(samples: Sequence[tuple[datetime, dict[str, Any] | None]], title: str) -> bytes:
+def queue_lines(
+    samples: Sequence[tuple[datetime, dict[str, Any] | None]], title: str, size: str = "wide"
+) -> bytes:
     """Queue sizes over time, one line per Postfix queue."""
     chart = pygal.DateTimeLine(
-        **{**_BASE, "height": 300},
+        **{**_sized(size), "height": 300 if size == "wide" else 380},
         title=title,
         x_label_rotation=30,
         x_value_formatter=lambda dt: dt.strftime("%m-%d %H:%M"),

@@ -103,7 +103,8 @@ def install(app: Bottle) -> None:
         response.set_header("Cache-Control", "private, max-age=30")
         tz = ctx().tz
         samples = [(at.astimezone(tz), m) for at, m in _samples(name, hours)]
-        return charts.queue_lines(samples, f"{name}: queue sizes, last {hours} h ({tz.key})")
+        size = "narrow" if q("size") == "narrow" else "wide"
+        return charts.queue_lines(samples, f"{name}: queues, last {hours} h ({tz.key})", size)
 
     @app.get("/servers/<name>/spark.svg", auth="admin")
     def server_spark(name: str) -> bytes:

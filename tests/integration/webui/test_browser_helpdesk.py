@@ -154,3 +154,30 @@ def test_the_live_view_pauses_and_filters(browser, base_url, width):
     assert no_sideways_scroll(b) <= 1
     b.find_element(By.ID, "live-pause").click()
     WebDriverWait(b, 12).until(lambda d: d.execute_script("return window.liveFetches") > count)
+
+
+def test_reject_cards_keep_their_labels_on_a_phone(browser, base_url):
+    logged_in(browser, base_url, "phone")
+    browser.get(base_url + "/rejects")
+    wait(browser, "table.results tbody tr")
+    label = browser.execute_script(
+        "var td = document.querySelector('table.results td[data-label=Reason]');"
+        " return getComputedStyle(td, '::before').content;"
+    )
+    assert "Reason" in label
+    shot(browser, "rejects-phone")
+
+
+def test_the_reason_column_is_wide_enough_at_1280(browser, base_url):
+    logged_in(browser, base_url, "1280")
+    browser.get(base_url + "/rejects")
+    wait(browser, "table.results tbody tr")
+    width = browser.execute_script(
+        "return document.querySelector('table.results td.reason').getBoundingClientRect().width"
+    )
+    assert width >= 200
+    overflow = browser.execute_script(
+        "var w = document.querySelector('.tablewrap'); return w.scrollWidth - w.clientWidth"
+    )
+    assert overflow <= 1, "the table scrolls sideways inside its frame"
+    shot(browser, "rejects-wide-1280")
