@@ -205,14 +205,16 @@ def test_queue_control_asks_for_confirmation_then_audits_the_attempt(clients, we
     assert ask.status == 200 and "Really" in ask.text
     with web_db.connect() as conn:
         before = conn.execute(
-            "SELECT count(*) FROM audit_log WHERE action = 'snmp.hold'"
+            "SELECT count(*) FROM audit_log"
+            " WHERE action = 'snmp.hold' AND target = 'pfx:3C4D5E6F7A'"
         ).fetchone()[0]
     assert before == 0
     done = c.post("/servers/pfx/control", {**form, "confirm": "yes"})
     assert done.status == 303  # SNMP answers nobody here: the failure is audited
     with web_db.connect() as conn:
         row = conn.execute(
-            "SELECT actor, target, result FROM audit_log WHERE action = 'snmp.hold'"
+            "SELECT actor, target, result FROM audit_log"
+            " WHERE action = 'snmp.hold' AND target = 'pfx:3C4D5E6F7A'"
         ).fetchone()
     assert row == ("admin", "pfx:3C4D5E6F7A", "error")
     assert "snmp.hold" in c.get("/admin/audit").text
