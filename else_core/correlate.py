@@ -625,6 +625,13 @@ class Correlator:
         tx.message_id = mid
         self._join_by_msgid(tx)
 
+    def _on_subject(self, ev: Event) -> None:
+        """The Subject the postfix role's header_checks INFO rule logs (first one wins:
+        a message has one Subject header)."""
+        tx = self._tx(ev)
+        if tx is not None and tx.subject is None:
+            tx.subject = ev.f.get("subject") or ""
+
     def _join_by_msgid(self, tx: Transaction) -> None:
         mid = tx.message_id
         if not mid:
@@ -948,6 +955,7 @@ class Correlator:
         return Email(
             id=email_id(root.host, root.queue_id, root.first_seen),
             message_id=message_id,
+            subject=next((t.subject for t in [root, *txs] if t.subject), None),
             host=root.host,
             sender=next((t.sender for t in [root, *txs] if t.sender is not None), None),
             size=next((t.size for t in [root, *txs] if t.size is not None), None),
@@ -1269,6 +1277,7 @@ def _handlers() -> dict[str, Any]:
         "client": c._on_client,
         "pickup": c._on_pickup,
         "message_id": c._on_message_id,
+        "subject": c._on_subject,
         "qmgr_from": c._on_qmgr_from,
         "delivery": c._on_delivery,
         "expired": c._on_expired,

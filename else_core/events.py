@@ -136,6 +136,10 @@ class MessageId(TypedDict):
     message_id: str  # "" when Postfix logs message-id=<>
 
 
+class Subject(TypedDict):
+    subject: str  # decoded from RFC 2047; logged by the postfix role's header_checks INFO rule
+
+
 class QmgrFrom(TypedDict):
     sender: str
     size: int
@@ -236,6 +240,7 @@ FIELDS: dict[str, type[Any]] = {
     "pickup": Pickup,
     "message_id": MessageId,
     "resent_message_id": MessageId,
+    "subject": Subject,
     "qmgr_from": QmgrFrom,
     "expired": Expired,
     "removed": Empty,

@@ -20,12 +20,20 @@ Pairs = list[list[str]]
 
 
 def record(conn: psycopg.Connection, user_id: int, query: Pairs, results: int | None) -> None:
-    """One search the user ran, with how many results it had."""
+    """One search the user ran, with how many results it had. The same search run again
+    right after (a reload, "back") refreshes the newest entry instead of adding one."""
     with conn.transaction():
-        conn.execute(
-            "INSERT INTO search_history (user_id, query, results) VALUES (%s, %s, %s)",
-            (user_id, Jsonb(query), results),
+        again = conn.execute(
+            "UPDATE search_history SET at = now(), results = %s WHERE id = ("
+            " SELECT id FROM search_history WHERE user_id = %s ORDER BY at DESC LIMIT 1)"
+            " AND query = %s",
+            (results, user_id, Jsonb(query)),
         )
+        if again.rowcount == 0:
+            conn.execute(
+                "INSERT INTO search_history (user_id, query, results) VALUES (%s, %s, %s)",
+                (user_id, Jsonb(query), results),
+            )
 
 
 def recent(conn: psycopg.Connection, user_id: int) -> list[dict[str, Any]]:

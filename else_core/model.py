@@ -131,6 +131,7 @@ class Transaction:
     size: int | None = None
     nrcpt: int | None = None
     message_id: str | None = None
+    subject: str | None = None  # only when the postfix role logs it (header_checks INFO)
     client: str | None = None
     client_ip: str | None = None
     helo: str | None = None
@@ -172,6 +173,8 @@ class Transaction:
             "client_ip": self.client_ip,
             "state": self.state,
         }
+        if self.subject is not None:  # only logged when the postfix role is told to
+            out["subject"] = self.subject
         if detail:
             out.update(
                 helo=self.helo,
@@ -251,6 +254,7 @@ class Email:
     recipients: list[Recipient]
     rejects: list[Reject] = field(default_factory=list)
     merged_ids: list[str] = field(default_factory=list)
+    subject: str | None = None  # only when the postfix role logs it (header_checks INFO)
 
     def to_dict(self, detail: bool = False) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -274,4 +278,6 @@ class Email:
         }
         if self.merged_ids:
             out["merged_ids"] = self.merged_ids
+        if self.subject is not None:  # only logged when the postfix role is told to
+            out["subject"] = self.subject
         return out

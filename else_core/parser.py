@@ -13,6 +13,8 @@ Postfix line we do not know) or ``foreign`` (another program), and is kept.
 
 from __future__ import annotations
 
+import email.errors
+import email.header
 import re
 from collections.abc import Callable
 from typing import Any
@@ -117,6 +119,12 @@ _CHECK = re.compile(
     r"reject_warning|defer): (header|body) (.*?) "
     r"from ([^\s\[\];]*)(?:\[([^\]\[]*)\](?::\d+)?)?; (.*)",
     re.S,
+)
+# The postfix role's header_checks "INFO" rule on Subject: (roles/postfix, issue 15):
+# "info: header Subject: <text> from host[ip]; from=<s> to=<r> proto=P helo=<h>".
+_SUBJECT = re.compile(
+    r"info: header subject: ?(.*?)(?: from [^\s\[\];]*(?:\[[^\]\[]*\](?::\d+)?)?;.*)?$",
+    re.S | re.I,
 )
 # The same decision with its line cut short (syslog line limits): still a decision.
 _CHECK_CUT = re.compile(r"(reject|hold|discard|redirect|filter): (header|body) (.*)", re.S)
@@ -527,6 +535,10 @@ def _cleanup(line: LogLine, qid: str | None, text: str) -> Event | None:
         return Event(line, "message_id", qid, {"message_id": _msgid(text[11:])})
     if text.startswith("resent-message-id="):
         return Event(line, "resent_message_id", qid, {"message_id": _msgid(text[18:])})
+    if text[:21].lower() == "info: header subject:":
+        m = _SUBJECT.match(text)
+        if m is not None:  # the header_checks INFO rule of the postfix role (issue 15)
+            return Event(line, "subject", qid, {"subject": decode_subject(m.group(1))})
     m = _CHECK.match(text)
     if m is not None:
         action, what, detail, host, ip, tail = m.groups()
@@ -555,6 +567,19 @@ def _cleanup(line: LogLine, qid: str | None, text: str) -> Event | None:
             line, "action", qid, {"action": m.group(1), "stage": m.group(2), "detail": m.group(3)}
         )
     return None
+
+
+def decode_subject(raw: str) -> str:
+    """A Subject header as people read it: RFC 2047 encoded words decoded
+    (``=?UTF-8?B?...?=``), folded white space joined; undecodable parts stay as logged."""
+    text = raw.strip()
+    if "=?" not in text:
+        return text[:998]
+    try:
+        decoded = str(email.header.make_header(email.header.decode_header(text)))
+    except (ValueError, LookupError, UnicodeError, email.errors.HeaderParseError):
+        return text[:998]
+    return " ".join(decoded.split())[:998]
 
 
 def _msgid(value: str) -> str:

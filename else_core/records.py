@@ -38,6 +38,8 @@ Queue files
   ``pickup``         qid, uid, sender, [orig_id]        (local submission; orig_id after requeue)
   ``message_id``     qid, message_id ("" when Postfix logs message-id=<>)
   ``resent_message_id`` qid, message_id
+  ``subject``        qid, subject (cleanup "info: header Subject: ..." from the postfix
+                     role's header_checks INFO rule; RFC 2047 decoded)
   ``qmgr_from``      qid, sender, size, nrcpt
   ``expired``        qid, sender                        (qmgr: status=expired, returned to sender)
   ``removed``        qid                                (qmgr: end of the queue file's life)

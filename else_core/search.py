@@ -56,8 +56,22 @@ __all__ = [
 COUNT_CAP = 10000
 MAX_LIMIT = 1000
 
-OPERATORS = ("equals", "contains", "starts", "ends", "not", "not_contains", "gt", "lt", "ge", "le")
-TEXT_OPS = ("equals", "contains", "starts", "ends", "not", "not_contains")
+OPERATORS = (
+    "equals",
+    "contains",
+    "starts",
+    "ends",
+    "matches",
+    "not",
+    "not_contains",
+    "gt",
+    "lt",
+    "ge",
+    "le",
+)
+#: ``matches`` takes a shell-style wildcard (``*`` any text, ``?`` one character), as
+#: people type it in a search box: ``*@example.org``, ``lab-*``.
+TEXT_OPS = ("equals", "contains", "starts", "ends", "matches", "not", "not_contains")
 EXACT_OPS = ("equals", "not")
 NUMBER_OPS = ("equals", "not", "gt", "lt", "ge", "le")
 
@@ -148,19 +162,25 @@ def check_year(ts: datetime, shown: str) -> datetime:
 
 def _like(value: str, op: str) -> str:
     v = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    if op == "matches":
+        return v.replace("*", "%").replace("?", "_")
     return {"contains": f"%{v}%", "not_contains": f"%{v}%", "starts": f"{v}%", "ends": f"%{v}"}[op]
 
 
-def _text_cond(expr: str, op: str, value: str, params: list[Any]) -> str:
+def _text_cond(expr: str, op: str, value: str, params: list[Any], ci: bool = False) -> str:
+    """``ci``: patterns ignore case (ILIKE), for free text such as a remote server's
+    answer, where people type "relay access denied" for "Relay access denied"; the
+    trigram indexes serve ILIKE as well as LIKE."""
     # indexed columns hold values cut to a bounded key (else_core.store.keys): compare
     # with the value cut the same way, so an over-long value is still found
     if op in ("equals", "not"):
         params.append(index_key(value))
         return f"{expr} = %s" if op == "equals" else f"{expr} IS DISTINCT FROM %s"
     params.append(_like(value, op))
+    like = "ILIKE" if ci else "LIKE"
     if op == "not_contains":
-        return f"COALESCE({expr} NOT LIKE %s, true)"
-    return f"{expr} LIKE %s"
+        return f"COALESCE({expr} NOT {like} %s, true)"
+    return f"{expr} {like} %s"
 
 
 def _number(value: Any) -> int:
@@ -292,6 +312,8 @@ EMAIL_FIELDS: dict[str, tuple[tuple[str, ...], Builder]] = {
         _negatable(lambda op, v, p: _rcpt_exists(_text_cond("r.domain", op, _lower(v), p))),
     ),
     "message_id": (TEXT_OPS, _message_id),
+    # only filled when the postfix role logs the Subject (header_checks INFO rule)
+    "subject": (TEXT_OPS, _simple("lower(e.subject)")),
     "queue_id": (
         TEXT_OPS,
         _negatable(lambda op, v, p: _tx_exists(_text_cond("t.queue_id", op, str(v).strip(), p))),
@@ -312,7 +334,9 @@ EMAIL_FIELDS: dict[str, tuple[tuple[str, ...], Builder]] = {
     ),
     "response": (
         ("contains", "not_contains", "starts"),
-        _negatable(lambda op, v, p: _rcpt_exists(_text_cond("r.response", op, str(v).strip(), p))),
+        _negatable(
+            lambda op, v, p: _rcpt_exists(_text_cond("r.response", op, str(v).strip(), p, ci=True))
+        ),
     ),
     "host": (TEXT_OPS, _simple("e.host", lower=False)),
     "direction": (EXACT_OPS, _direction),
@@ -332,7 +356,7 @@ REJECT_FIELDS: dict[str, tuple[tuple[str, ...], Builder]] = {
     ),
     "client_ip": (TEXT_OPS, _simple("j.client_ip")),
     "helo": (TEXT_OPS, _simple("lower(j.helo)")),
-    "reason": (TEXT_OPS, _simple("j.reason", lower=False)),
+    "reason": (TEXT_OPS, lambda op, v, p: _text_cond("j.reason", op, str(v).strip(), p, ci=True)),
     "action": (TEXT_OPS, _simple("j.action")),
     "stage": (TEXT_OPS, _simple("j.stage", lower=False)),
     "code": (TEXT_OPS, _simple("j.code", lower=False)),
@@ -381,14 +405,57 @@ def _encode_cursor(values: list[Any]) -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
+def _search_of(query: Query) -> dict[str, Any]:
+    """What a cursor remembers of its search: filters, Message-IDs, period and sort, so
+    that ``?cursor=`` alone continues the same search (issue 15: it returned unfiltered
+    mail) and a cursor given with other filters is refused rather than mixed."""
+    return {
+        "f": [[f.field, str(f.value), f.op] for f in query.filters],
+        "m": list(query.message_ids),
+        "s": query.since.isoformat() if query.since else None,
+        "u": query.until.isoformat() if query.until else None,
+        "o": query.sort,
+    }
+
+
+def _restore(query: Query) -> None:
+    """Give a query with a cursor the search the cursor was made for."""
+    if not query.after:
+        return
+    try:
+        values = json.loads(base64.urlsafe_b64decode(query.after + "=" * (-len(query.after) % 4)))
+    except (ValueError, TypeError, UnicodeError):  # binascii.Error is a ValueError
+        raise SearchError("invalid page cursor") from None
+    if not isinstance(values, list) or len(values) != 3 or not isinstance(values[2], dict):
+        return  # a cursor of an older release: [key, id] only
+    saved = values[2]
+    given = _search_of(query)
+    bare = not (query.filters or query.message_ids or query.since or query.until)
+    if bare:
+        try:
+            query.filters = [Filter(str(a), b, str(c)) for a, b, c in saved.get("f") or []]
+            query.message_ids = [str(m) for m in saved.get("m") or []]
+            since = datetime.fromisoformat(saved["s"]) if saved.get("s") else None
+            until = datetime.fromisoformat(saved["u"]) if saved.get("u") else None
+            query.since = check_year(since, "cursor") if since else None
+            query.until = check_year(until, "cursor") if until else None
+            query.sort = str(saved.get("o") or query.sort)
+        except (ValueError, TypeError, KeyError, SearchError):
+            raise SearchError("invalid page cursor") from None
+        return
+    if {k: v for k, v in given.items() if k != "o"} != {k: saved.get(k) for k in given if k != "o"}:
+        raise SearchError("the page cursor belongs to another search: repeat its filters or none")
+
+
 def _decode_cursor(token: str, sort_col: str, id_col: str) -> list[Any]:
     """The two values of a cursor, with the types of their columns (a cursor is client
-    input: a number where a text belongs would reach PostgreSQL as a type error)."""
+    input: a number where a text belongs would reach PostgreSQL as a type error). A third
+    element is the search the cursor belongs to (see _restore)."""
     try:
-        values = json.loads(base64.urlsafe_b64decode(token[:1000] + "=" * (-len(token) % 4)))
-        if not isinstance(values, list) or len(values) != 2:
+        values = json.loads(base64.urlsafe_b64decode(token[:100_000] + "=" * (-len(token) % 4)))
+        if not isinstance(values, list) or len(values) not in (2, 3):
             raise ValueError
-        key, ident = values
+        key, ident = values[:2]
         if sort_col.endswith(("first_seen", "last_seen", ".at")):
             if key is not None:
                 key = check_year(datetime.fromisoformat(key), "cursor")
@@ -469,7 +536,11 @@ def _page(conn: psycopg.Connection, table: _Table, conds: list[Cond], query: Que
             total, exact = min(n, COUNT_CAP), n <= COUNT_CAP
     more = len(rows) > limit
     rows = rows[:limit]
-    cursor = _encode_cursor([rows[-1]["sort_key"], rows[-1]["sort_id"]]) if more else None
+    cursor = (
+        _encode_cursor([rows[-1]["sort_key"], rows[-1]["sort_id"], _search_of(query)])
+        if more
+        else None
+    )
     for r in rows:
         r.pop("sort_key", None)
         r.pop("sort_id", None)
@@ -481,6 +552,7 @@ def _page(conn: psycopg.Connection, table: _Table, conds: list[Cond], query: Que
 
 def search_emails(conn: psycopg.Connection, query: Query, scope: Scope | None = None) -> Page:
     """A page of e-mails; each item is ``{"doc": <Email.to_dict(detail=True)>, ...}``."""
+    _restore(query)
     conds = email_conditions(scope)
     conds += time_range(sql.SQL("e.first_seen"), query.since, query.until)
     if query.message_ids:
@@ -495,6 +567,7 @@ def search_emails(conn: psycopg.Connection, query: Query, scope: Scope | None = 
 
 def search_rejects(conn: psycopg.Connection, query: Query, scope: Scope | None = None) -> Page:
     """A page of rejects (NOQUEUE and queue-ID refusals) as ``Reject.to_dict()`` rows."""
+    _restore(query)
     conds = reject_conditions(scope)
     conds += time_range(sql.SQL("j.at"), query.since, query.until)
     conds += _conditions(query.filters, REJECT_FIELDS)

@@ -57,6 +57,49 @@ _BASE: dict[str, Any] = {
 }
 
 
+#: Two renderings of every chart, so text stays readable where it is shown: "wide" for a
+#: report card at desktop widths (~600 px shown), "narrow" for a phone (~360 px shown),
+#: taller and with shorter labels. An SVG in an <img> scales as a whole: a 720 px chart
+#: shown 360 px wide would halve its 11 px text.
+SIZES: dict[str, dict[str, Any]] = {
+    "wide": {"width": 720, "height": 380, "font": 13, "label": 34, "ticks": 12},
+    "narrow": {"width": 380, "height": 460, "font": 13, "label": 20, "ticks": 6},
+}
+
+
+def _sized(size: str) -> dict[str, Any]:
+    """pygal options for a size: the canvas and fonts big enough for the shown width."""
+    sz = SIZES.get(size, SIZES["wide"])
+    style = Style(
+        **{
+            **STYLE.to_dict(),
+            "label_font_size": sz["font"],
+            "major_label_font_size": sz["font"],
+            "legend_font_size": sz["font"],
+            "title_font_size": sz["font"] + 2,
+        }
+    )
+    return {
+        **_BASE,
+        "style": style,
+        "width": sz["width"],
+        "height": sz["height"],
+        "truncate_label": sz["label"] + 1,
+        "truncate_legend": sz["label"] + 1,
+    }
+
+
+def shorten(text: str, limit: int) -> str:
+    """A label cut at a word boundary with an ellipsis; the full text is in the table."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    if space > limit // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:") + "…"
+
+
 def _svg(chart: Any) -> bytes:
     """The chart as SVG bytes (pygal is untyped; its render() returns bytes)."""
     out = chart.render()
@@ -77,7 +120,9 @@ def _label(text: Any) -> str:
     return s if s else "(none)"
 
 
-def volume(rows: Sequence[tuple[Any, ...]], title: str, buckets: Sequence[str] = ()) -> bytes:
+def volume(
+    rows: Sequence[tuple[Any, ...]], title: str, buckets: Sequence[str] = (), size: str = "wide"
+) -> bytes:
     """Stacked bars per bucket; ``buckets`` (every hour/day of the period) keeps the time
     axis even where nothing happened."""
     seen = {r[0] for r in rows}
@@ -85,33 +130,42 @@ def volume(rows: Sequence[tuple[Any, ...]], title: str, buckets: Sequence[str] =
     by_status: dict[str, dict[str, int]] = defaultdict(dict)
     for bucket, status, n in rows:
         by_status[status][bucket] = n
-    many = len(buckets) > 12
+    opts = _sized(size)
+    ticks = SIZES.get(size, SIZES["wide"])["ticks"]
+    many = len(buckets) > ticks
     chart = pygal.StackedBar(
-        **_BASE,
+        **opts,
         title=title,
         x_label_rotation=30,
         show_minor_x_labels=not many,  # with many buckets, only every n-th is labelled
         legend_at_bottom=True,
-        legend_at_bottom_columns=5,
+        legend_at_bottom_columns=5 if size == "wide" else 3,
     )
     chart.x_labels = buckets
     if many:
-        chart.x_labels_major = buckets[:: max(1, len(buckets) // 12)]
+        chart.x_labels_major = buckets[:: max(1, len(buckets) // ticks)]
     order = [s for s in STATUS_COLOURS if s in by_status] + sorted(
         s for s in by_status if s not in STATUS_COLOURS
     )
     chart.config.style = Style(
-        **{**STYLE.to_dict(), "colors": tuple(STATUS_COLOURS.get(s, "#777777") for s in order)}
+        **{
+            **opts["style"].to_dict(),
+            "colors": tuple(STATUS_COLOURS.get(s, "#777777") for s in order),
+        }
     )
     for status in order:
         chart.add(status, [by_status[status].get(b) for b in buckets])
     return _svg(chart)
 
 
-def top(rows: Sequence[tuple[Any, ...]], title: str, value_index: int, unit: str) -> bytes:
-    chart = pygal.HorizontalBar(**_BASE, title=title, show_legend=False)
+def top(
+    rows: Sequence[tuple[Any, ...]], title: str, value_index: int, unit: str, size: str = "wide"
+) -> bytes:
+    opts = _sized(size)
+    chart = pygal.HorizontalBar(**opts, title=title, show_legend=False)
     data = list(rows)[::-1]  # pygal draws the first bar at the bottom
-    chart.x_labels = [_label(r[0]) for r in data]
+    limit = SIZES.get(size, SIZES["wide"])["label"]
+    chart.x_labels = [shorten(_label(r[0]), limit) for r in data]
     values = [int(r[value_index]) for r in data]
     if unit != "bytes":
         chart.config.y_labels = _int_ticks(values)
@@ -119,39 +173,46 @@ def top(rows: Sequence[tuple[Any, ...]], title: str, value_index: int, unit: str
     return _svg(chart)
 
 
-def reasons(rows: Sequence[tuple[Any, ...]], title: str) -> bytes:
-    chart = pygal.HorizontalBar(**{**_BASE, "truncate_label": 34}, title=title, show_legend=False)
+def reasons(rows: Sequence[tuple[Any, ...]], title: str, size: str = "wide") -> bytes:
+    """Reasons are long sentences: each bar's label is shortened at a word boundary (the
+    full text is in the report's table, with a tooltip) so the bars keep their width."""
+    opts = _sized(size)
+    chart = pygal.HorizontalBar(**opts, title=title, show_legend=False)
     data = list(rows)[::-1]
-    chart.x_labels = [" ".join(_label(x) for x in r[:-1] if x) or "(none)" for r in data]
+    limit = SIZES.get(size, SIZES["wide"])["label"]
+    chart.x_labels = [
+        shorten(" ".join(_label(x) for x in r[:-1] if x) or "(none)", limit) for r in data
+    ]
     values = [int(r[-1]) for r in data]
     chart.config.y_labels = _int_ticks(values)
     chart.add("count", values)
     return _svg(chart)
 
 
-def pie(rows: Sequence[tuple[Any, ...]], title: str) -> bytes:
-    chart = pygal.Pie(**_BASE, title=title, inner_radius=0.4, legend_at_bottom=True)
+def pie(rows: Sequence[tuple[Any, ...]], title: str, size: str = "wide") -> bytes:
+    chart = pygal.Pie(**_sized(size), title=title, inner_radius=0.4, legend_at_bottom=True)
     for r in rows:
         chart.add(_label(r[0]), int(r[1]))
     return _svg(chart)
 
 
-def report_chart(
+def report_chart(  # noqa: PLR0913 - a report, its rows and how to draw them
     name: str,
     title: str,
     rows: Sequence[tuple[Any, ...]],
     order: str,
     buckets: Sequence[str] = (),
+    size: str = "wide",
 ) -> bytes:
     if name == "volume":
-        return volume(rows, title, buckets)
+        return volume(rows, title, buckets, size)
     if name == "direction":
-        return pie(rows, title)
+        return pie(rows, title, size)
     if name in ("rejects", "deferrals", "bounces"):
-        return reasons(rows, title)
+        return reasons(rows, title, size)
     if order == "size":
-        return top(rows, f"{title} by size (bytes)", 2, "bytes")
-    return top(rows, f"{title} by count", 1, "e-mails")
+        return top(rows, f"{title} by size (bytes)", 2, "bytes", size)
+    return top(rows, f"{title} by count", 1, "e-mails", size)
 
 
 # -- servers ---------------------------------------------------------------------------------
@@ -159,10 +220,12 @@ def report_chart(
 QUEUE_SERIES = ("active", "incoming", "deferred", "hold", "maildrop")
 
 
-def queue_lines(samples: Sequence[tuple[datetime, dict[str, Any] | None]], title: str) -> bytes:
+def queue_lines(
+    samples: Sequence[tuple[datetime, dict[str, Any] | None]], title: str, size: str = "wide"
+) -> bytes:
     """Queue sizes over time, one line per Postfix queue."""
     chart = pygal.DateTimeLine(
-        **{**_BASE, "height": 300},
+        **{**_sized(size), "height": 300 if size == "wide" else 380},
         title=title,
         x_label_rotation=30,
         x_value_formatter=lambda dt: dt.strftime("%m-%d %H:%M"),

@@ -98,7 +98,8 @@ RESPONSE_HINTS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             "the recipient's mailbox does not exist",
         ),
         (r"mailbox full|quota|over quota|insufficient storage", "the recipient's mailbox is full"),
-        (r"greylist|try again later|please try later", "greylisting: the server asks to try later"),
+        (r"greylist", "greylisting: the server asks to try later"),
+        (r"try again later|please try later", "a temporary refusal: the server asks to try later"),
         (r"spf", "SPF: the sending server is not allowed to send for this domain"),
         (r"dmarc", "DMARC policy refused the message"),
         (
@@ -173,3 +174,44 @@ def split_delays(delays: list[float] | tuple[float, ...] | None) -> list[tuple[s
     if not delays:
         return []
     return [(d[0], d[1], float(v)) for d, v in zip(DELAYS, delays, strict=False)]
+
+
+#: (pattern in a refusal's reason, plain words) for rejects (NOQUEUE and queue-ID
+#: refusals): Postfix's own restriction texts first, then the generic answers above.
+REJECT_HINTS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(p, re.IGNORECASE), words)
+    for p, words in (
+        (
+            r"recipient address rejected: (user unknown|undeliverable address)",
+            "the recipient's mailbox does not exist here",
+        ),
+        (
+            r"relay access denied",
+            "this server does not pass mail on to that domain for this client",
+        ),
+        (r"sender address rejected: domain not found", "the sender's domain does not exist in DNS"),
+        (r"recipient address rejected: domain not found", "the recipient's domain does not exist"),
+        (r"sender address rejected", "the sender's address was refused"),
+        (r"recipient address rejected", "the recipient's address was refused"),
+        (
+            r"client host rejected: cannot find your (reverse )?hostname",
+            "the sending server's IP address has no matching host name (reverse DNS)",
+        ),
+        (r"client host rejected", "the sending server was refused"),
+        (r"helo command rejected", "the name the sending server greeted with (HELO) was refused"),
+        (r"blocked using|listed (at|on|in)", "the sending server is on a blocklist (DNSBL)"),
+        (r"greylist", "greylisting: the sending server is asked to try again later"),
+        (r"message size exceeds|too large", "the message is larger than this server accepts"),
+        (r"try again later", "refused for now: the sending server should try again later"),
+        (r"spam", "refused as spam"),
+    )
+)
+
+
+def reject_words(code: str | None, dsn: str | None, reason: str | None) -> str:
+    """One phrase for a refusal shown to a helpdesk: why the mail was not taken in."""
+    text = reason or ""
+    for pattern, words in REJECT_HINTS:
+        if pattern.search(text):
+            return words
+    return explain(dsn, f"{code} {text}" if code else text) or "refused"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -36,6 +37,7 @@ OPERATOR_LABELS = {
     "not_contains": "does not contain",
     "starts": "starts with",
     "ends": "ends with",
+    "matches": "matches (* ?)",
     "gt": ">",
     "lt": "<",
     "ge": ">=",
@@ -163,17 +165,192 @@ def classify_quick(text: str) -> tuple[str, str] | None:
     return ("message_id_part", t)
 
 
-def quick_filter(kind: tuple[str, str]) -> Filter:
-    """The filter a classified quick-box entry runs as (a part of a Message-ID: contains)."""
-    name, value = kind
-    if name == "message_id_part":
-        return Filter("message_id", value, "contains")
-    return Filter(name, value)
+#: How the quick box names what it searched (field names as people say them).
+FIELD_WORDS = {
+    "message_id": "Message-ID",
+    "subject": "subject",
+    "queue_id": "queue ID",
+    "response": "reply text",
+    "client_host": "client name",
+    "client": "client",
+    "sender_domain": "sender domain",
+    "recipient_domain": "recipient domain",
+    "reason": "reason",
+}
+KIND_WORDS = {
+    "message_id": "a Message-ID",
+    "queue_id": "a queue ID (ours or a remote one)",
+    "address": "an address",
+    "domain": "a domain or host name",
+    "client": "a client IP address",
+    "wildcard": "a pattern with wildcards",
+    "text": "a subject or reply text",
+    "part": "part of an address, name or ID",
+}
+HEADER_PREFIX = re.compile(r"^\s*message-id\s*:\s*", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class QuickPlan:
+    """What the quick box runs for a text: e-mails matching any of ``emails``, and the
+    refusals (rejects) matching any of ``rejects``. ``kind`` is what the text was taken
+    for; :meth:`described` says it in words on the result page."""
+
+    kind: str
+    text: str
+    emails: list[Filter] = field(default_factory=list)
+    rejects: list[Filter] = field(default_factory=list)
+
+    def described(self) -> list[str]:
+        """``sender contains “defer1”`` for each e-mail alternative, in order."""
+        return [describe(f) for f in self.emails]
+
+    def extended_items(self) -> list[tuple[str, str]]:
+        """The extended form's first row filled in with the first alternative: offered
+        when nothing matched, so the user can change the field or the operator."""
+        if not self.emails:
+            return []
+        first = self.emails[0]
+        return [("f", first.field), ("o", first.op), ("v", str(first.value))]
+
+
+def describe(f: Filter) -> str:
+    word = FIELD_WORDS.get(f.field, f.field.replace("_", " "))
+    return f"{word} {OPERATOR_LABELS.get(f.op, f.op)} “{f.value}”"
+
+
+def quick_plan(text: str) -> QuickPlan | None:
+    """The quick box's search for ``text``: every field a helpdesk would mean by it.
+
+    A full address is looked up exactly (sender, recipient, Message-ID); a domain as the
+    sender's or recipient's domain and as the client's host name; ``*``/``?`` make a
+    wildcard search; text with blanks is searched in the remote servers' answers and the
+    reasons of refusals; any other word is taken as a part of an address, a Message-ID,
+    a client name, or a remote queue ID (``250 ... queued as X``)."""
+    t = HEADER_PREFIX.sub("", text).strip()
+    bracketed = t.startswith("<") and t.endswith(">")
+    if ("*" in t or "?" in t) and not bracketed and not re.search(r"\s", t):
+        w = t.lower()
+        emails = [Filter("sender", w, "matches"), Filter("recipient", w, "matches")]
+        if "@" not in w:
+            emails += [Filter("client_host", w, "matches"), Filter("message_id", t, "matches")]
+        rejects = [Filter("sender", w, "matches"), Filter("recipient", w, "matches")]
+        return QuickPlan("wildcard", t, emails, rejects)
+    kind = classify_quick(t)
+    if kind is None:
+        return None
+    name, v = kind
+    if name == "message_id" and bracketed:
+        return QuickPlan("message_id", v, [Filter("message_id", v)])
+    if name == "message_id":  # user@host without a dot in the domain, or a partial address
+        w = v.lower()
+        return QuickPlan(
+            "part",
+            v,
+            [
+                Filter("message_id", v),
+                Filter("sender", w, "contains"),
+                Filter("recipient", w, "contains"),
+            ],
+            [Filter("sender", w, "contains"), Filter("recipient", w, "contains")],
+        )
+    if name == "queue_id":
+        return QuickPlan(
+            "queue_id",
+            v,
+            [Filter("queue_id", v), Filter("response", f"queued as {v}", "contains")],
+            [Filter("queue_id", v)],
+        )
+    if name == "address":
+        return QuickPlan(
+            "address",
+            v,
+            [Filter("sender", v), Filter("recipient", v), Filter("message_id", v)],
+            [Filter("sender", v.lower()), Filter("recipient", v.lower())],
+        )
+    if name == "domain":
+        d = v.lower()
+        return QuickPlan(
+            "domain",
+            d,
+            [
+                Filter("sender_domain", d),
+                Filter("recipient_domain", d),
+                Filter("client_host", d),
+                Filter("client_host", f".{d}", "ends"),
+            ],
+            [
+                Filter("sender", f"@{d}", "ends"),
+                Filter("recipient", f"@{d}", "ends"),
+                Filter("client", d),
+            ],
+        )
+    if name == "client":
+        return QuickPlan("client", v, [Filter("client", v)], [Filter("client", v)])
+    if re.search(r"\s", t):
+        return QuickPlan(
+            "text",
+            t,
+            [Filter("subject", t, "contains"), Filter("response", t, "contains")],
+            [Filter("reason", t, "contains")],
+        )
+    w = t.lower()
+    return QuickPlan(
+        "part",
+        t,
+        [
+            Filter("sender", w, "contains"),
+            Filter("recipient", w, "contains"),
+            Filter("message_id", t, "contains"),
+            Filter("client_host", w, "contains"),
+            Filter("response", f"queued as {t}", "contains"),
+            Filter("subject", t, "contains"),
+        ],
+        [
+            Filter("sender", w, "contains"),
+            Filter("recipient", w, "contains"),
+            Filter("client", w, "contains"),
+        ],
+    )
 
 
 def message_ids(text: str) -> list[str]:
-    """Message-IDs pasted in a box: split on blanks and commas, brackets dropped."""
-    return [m.strip("<>") for m in re.split(r"[\s,]+", text) if m.strip("<>")][:1000]
+    """Message-IDs pasted in a box: split on blanks and commas, brackets dropped; pasted
+    header names (``Message-ID:``, ``References:``) are not IDs."""
+    return [
+        m.strip("<>")
+        for m in re.split(r"[\s,]+", text)
+        if m.strip("<>") and not re.fullmatch(r"[A-Za-z-]+:", m)
+    ][:1000]
+
+
+def describe_search(items: Iterable[tuple[str, str]]) -> str:
+    """A stored search in words for "My searches": ``“defer1”``, ``sender contains “x”``,
+    ``status is bounced``, ``from 2026-03-14``; not its raw parameters."""
+    pairs_ = [(k, v) for k, v in items if v]
+    words: list[str] = []
+    ops = {k[:-3]: v for k, v in pairs_ if k.endswith("_op")}
+    fs = [v for k, v in pairs_ if k == "f"]
+    os_ = [v for k, v in pairs_ if k == "o"]
+    vs = [v for k, v in pairs_ if k == "v"]
+    for k, v in pairs_:
+        if k == "q":
+            words.append(f"“{v}”")
+        elif k == "message_ids":
+            n = len(message_ids(v))
+            words.append(f"{n} Message-ID{'' if n == 1 else 's'}")
+        elif k == "since":
+            words.append(f"from {v.replace('T', ' ')}")
+        elif k == "until":
+            words.append(f"until {v.replace('T', ' ')}")
+        elif k in ("f", "o", "v", "limit", "sort", "cursor", "tz") or k.endswith("_op"):
+            continue
+        else:
+            words.append(describe(Filter(k, v, ops.get(k, "equals"))))
+    for f_, o, v in zip(fs, os_, vs, strict=False):
+        if f_ and v:
+            words.append(describe(Filter(f_, v, o or "equals")))
+    return ", ".join(words) or "everything"
 
 
 def pairs(query: Any) -> list[tuple[str, str]]:
@@ -192,3 +369,93 @@ def filter_rows(items: list[tuple[str, str]]) -> list[tuple[str, str, str]]:
     while len(rows) < 4:
         rows.append(("", "", ""))
     return rows[:8]
+
+
+# -- the queue page ---------------------------------------------------------------------------
+
+#: How long after a control action the page applies it to the listing itself: the PFX's
+#: agent caches ``postqueue -j`` (``snmpd_queue_list_cache_time``, 30 s by default), so
+#: a listing fetched right after "hold" may still say "deferred".
+RECENT_ACTIONS_SECONDS = 45
+
+ACTION_DONE = {
+    "hold": "is on hold: Postfix will not try to deliver it until it is released",
+    "release": "is released from hold and goes back to the queue for delivery",
+    "delete": "is deleted from the queue",
+    "requeue": "is requeued: Postfix will try to deliver it again now",
+}
+GONE = re.compile(
+    r"no such|not found|does not exist|unknown queue|no message \S+ in a queue", re.IGNORECASE
+)
+ALREADY = {"hold": "on hold", "release": "released", "requeue": "requeued"}
+
+
+def control_words(action: str, queue_id: str | None, server: str, ok: bool, message: str) -> str:
+    """A control action's answer in plain words ("Message X is on hold: ..."), not the
+    PFX's terse status line."""
+    if action == "flush":
+        if ok:
+            return f"Postfix on {server} is trying every deferred message again now."
+        return f"Postfix on {server} could not be asked to retry the queue: {message}"
+    if ok:
+        return f"Message {queue_id} on {server} {ACTION_DONE.get(action, 'was changed')}."
+    if GONE.search(message) and action in ALREADY:
+        return (
+            f"Message {queue_id} on {server}: nothing to {action}; it is not in a queue where"
+            f" {action} applies (already {ALREADY[action]}, or no longer queued)."
+        )
+    if GONE.search(message):
+        return (
+            f"Message {queue_id} is no longer in the queue of {server}"
+            " (already delivered, returned or deleted): nothing to do."
+        )
+    return f"Could not {action} message {queue_id} on {server}: {message}"
+
+
+def queue_view(
+    entries: Iterable[Any],
+    recent: Iterable[tuple[str, str]],
+    sender: str = "",
+    recipient: str = "",
+    status: str = "",
+) -> list[dict[str, Any]]:
+    """The queue listing as the page shows it: the actions that succeeded since the
+    agent's listing may have been cached (``recent``: ``(action, queue_id)``, oldest
+    first) applied to it, then filtered by sender / recipient part and queue name.
+
+    Applying an action twice is harmless (a fresh listing already shows it), so the page
+    shows the queue as it is now whether the listing was cached or not."""
+    state: dict[str, str] = {}
+    for action, qid in recent:
+        if action in ("hold", "delete"):
+            state[qid] = action
+        elif action == "release" and state.get(qid) != "delete":
+            state[qid] = "release"
+    out = []
+    s, r, st = sender.strip().lower(), recipient.strip().lower(), status.strip().lower()
+    for e in entries:
+        name = e.queue_name
+        change = state.get(e.queue_id)
+        if change == "delete":
+            continue
+        if change == "hold":
+            name = "hold"
+        elif change == "release" and name == "hold":
+            name = "deferred"
+        rcpts = [x.address for x in e.recipients]
+        if s and s not in (e.sender or "").lower():
+            continue
+        if r and not any(r in a.lower() for a in rcpts):
+            continue
+        if st and name != st:
+            continue
+        out.append({"entry": e, "queue_name": name, "changed": change is not None})
+    return out
+
+
+def queue_counts(view: Iterable[dict[str, Any]]) -> dict[str, int]:
+    """Messages per queue in the (unfiltered) view, for the health box."""
+    counts: dict[str, int] = {}
+    for row in view:
+        counts[row["queue_name"]] = counts.get(row["queue_name"], 0) + 1
+    return counts

@@ -86,3 +86,19 @@ async def control_with_audit(  # noqa: PLR0913 - the control's 4 + who + where t
             message=result.message,
         )
     return result
+
+
+def recent_controls(
+    conn: psycopg.Connection[Any], server: str, seconds: int
+) -> list[tuple[str, str]]:
+    """``(action, queue_id)`` of the control actions on ``server`` that succeeded in the
+    last ``seconds``, oldest first: the WUI applies them to a queue listing the PFX's agent
+    may have cached from before them."""
+    rows = conn.execute(
+        "SELECT action, detail->>'queue_id' FROM audit_log"
+        " WHERE action LIKE 'snmp.%%' AND result = 'ok' AND detail->>'server' = %s"
+        " AND detail->>'queue_id' IS NOT NULL AND at > now() - make_interval(secs => %s)"
+        " ORDER BY id",
+        (server, seconds),
+    ).fetchall()
+    return [(str(a).removeprefix("snmp."), str(q)) for a, q in rows]

@@ -50,6 +50,7 @@ EMAIL_COLUMNS = (
     "nrcpt",
     "queue_ids",
     "doc",
+    "subject",  # migration m0009: only when the postfix role logs it
 )
 TX_COLUMNS = (
     "email_id",
@@ -240,7 +241,7 @@ def _format_emails(
             f"{_t(index_key(e.client_ip))}\t{_t(index_key(e.helo))}\t"
             f"{_t(index_key(e.sasl_username))}\t{first}\t{_ts(e.last_seen)}\t{_t(e.status)}\t"
             f"{'t' if e.complete else 'f'}\t{direction_of(e)}\t{len(e.recipients)}\t"
-            f"{_field(qids)}\t{_t(_dumps(e.to_dict(detail=True)))}\n"
+            f"{_field(qids)}\t{_t(_dumps(e.to_dict(detail=True)))}\t{_t(index_key(e.subject))}\n"
         )
         n = 0
         for i, t in enumerate(e.transactions):

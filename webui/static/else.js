@@ -29,6 +29,14 @@
     });
   });
 
+  // Queue listing: one box selects every listed message for the bulk action.
+  var selectAll = document.getElementById("select-all");
+  if (selectAll) {
+    selectAll.addEventListener("change", function () {
+      document.querySelectorAll("input.pick").forEach(function (box) { box.checked = selectAll.checked; });
+    });
+  }
+
   // Live page: fetch the newest e-mails and rejects as JSON and rebuild the two tables.
   // Text goes in with textContent only: log data never becomes markup.
   var liveUrl = document.body.getAttribute("data-live");
@@ -79,7 +87,22 @@
     rows.forEach(function (row) { fresh.appendChild(make(row)); });
     body.replaceChildren(fresh);
   }
+  // Pause: the tables stay as they are (to read or copy a line) until resumed.
+  var paused = false;
+  var pause = document.getElementById("live-pause");
+  var state = document.getElementById("live-state");
+  if (pause) {
+    pause.addEventListener("click", function () {
+      paused = !paused;
+      pause.textContent = paused ? "Resume" : "Pause";
+      pause.setAttribute("aria-pressed", paused ? "true" : "false");
+      if (state) { state.textContent = paused ? "paused" : "refreshes every 5 s"; }
+      document.body.classList.toggle("paused", paused);
+      if (!paused) { refresh(); }
+    });
+  }
   function refresh() {
+    if (paused) { return; }
     fetch(liveUrl, { credentials: "same-origin", headers: { "Accept": "application/json" } })
       .then(function (res) { if (!res.ok) { throw new Error(res.status); } return res.json(); })
       .then(function (data) {

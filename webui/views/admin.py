@@ -7,6 +7,7 @@ CSRF token, written to ``audit_log`` with who, what, when and the result.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from bottle import Bottle, HTTPError, redirect, response
@@ -136,6 +137,10 @@ def install(app: Bottle) -> None:
         c = ctx()
         kind, value = f("kind"), f("value")
         if what == "bind":
+            # issue 15: a group bound to a server that does not exist would see nothing
+            known = servers_mod.known_names(c.db, settings_of(app).config)
+            if kind == "server" and value.strip() not in known:
+                raise accounts.AccountError(f"no server {value.strip()!r}: use {', '.join(known)}")
             value = accounts.group_add(c.db, name, kind, value)
             c.flash(f"Group {name}: added {kind} {value}.")
         elif what == "unbind":
@@ -172,7 +177,7 @@ def install(app: Bottle) -> None:
                 r["action"],
                 r["target"],
                 r["result"],
-                r["detail"],
+                json.dumps(r["detail"], ensure_ascii=False) if r["detail"] is not None else "",
             )
             for r in _audit_rows()
         ]

@@ -91,7 +91,8 @@ def install(app: Bottle) -> None:
         response.content_type = "image/svg+xml"
         response.set_header("Cache-Control", "private, max-age=60")
         buckets = stats.bucket_labels(p) if name == "volume" else []
-        return charts.report_chart(name, report.title, rows, meta["order"], buckets)
+        size = "narrow" if q("size") == "narrow" else "wide"
+        return charts.report_chart(name, report.title, rows, meta["order"], buckets, size)
 
     @app.get("/reports/<name>.csv")
     def report_csv(name: str) -> str:

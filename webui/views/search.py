@@ -13,7 +13,6 @@ from else_core import accounts, history
 from else_core.search import (
     EMAIL_FIELDS,
     REJECT_FIELDS,
-    Filter,
     Query,
     SearchError,
     search_emails,
@@ -31,14 +30,17 @@ from webui.context import (
     render,
     request_items,
 )
+from webui.explain import reject_words
 from webui.queries import (
+    KIND_WORDS,
     Params,
+    QuickPlan,
     build_query,
-    classify_quick,
+    describe_search,
     filter_rows,
     message_ids,
     pairs,
-    quick_filter,
+    quick_plan,
 )
 
 EXPORT_MAX = 10000
@@ -46,6 +48,7 @@ EXPORT_HEADER = (
     "time",
     "id",
     "message_id",
+    "subject",
     "host",
     "queue_ids",
     "sender",
@@ -84,28 +87,39 @@ def merge(c: Ctx, queries: list[Query]) -> tuple[list[dict[str, Any]], str | Non
     return rows, note
 
 
-def address_search(
-    c: Ctx, address: str, limit: int = 100
+def quick_queries(plan: QuickPlan, base: Query, limit: int) -> list[Query]:
+    """One query per alternative of the plan, each with the page's time range and filters
+    (several index-friendly queries instead of one OR the planner cannot use indexes for)."""
+    return [
+        Query(
+            since=base.since,
+            until=base.until,
+            filters=[*base.filters, alt],
+            limit=limit,
+            count=False,
+        )
+        for alt in plan.emails
+    ]
+
+
+def quick_search(
+    c: Ctx, plan: QuickPlan, base: Query, limit: int = 100
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """Sender or recipient, or a bare Message-ID (it looks just like an address)."""
-    return merge(
-        c,
-        [
-            Query(limit=limit, filters=[Filter("sender", address)]),
-            Query(limit=limit, filters=[Filter("recipient", address)]),
-            Query(limit=limit, filters=[Filter("message_id", address)]),
-        ],
-    )
+    return merge(c, quick_queries(plan, base, limit))
 
 
-def domain_search(c: Ctx, domain: str, limit: int = 100) -> tuple[list[dict[str, Any]], str | None]:
-    return merge(
-        c,
-        [
-            Query(limit=limit, filters=[Filter("sender_domain", domain)]),
-            Query(limit=limit, filters=[Filter("recipient_domain", domain)]),
-        ],
-    )
+def quick_rejects(c: Ctx, plan: QuickPlan, base: Query, limit: int = 50) -> list[dict[str, Any]]:
+    """Refusals (NOQUEUE rejects) for the searched text, newest first: a recipient refused
+    at RCPT never became an e-mail, so the e-mail search alone would say "nothing"."""
+    seen: dict[int, dict[str, Any]] = {}
+    for alt in plan.rejects:
+        query = Query(since=base.since, until=base.until, filters=[alt], limit=limit, count=False)
+        for item in search_rejects(c.db, query, c.scope).items:
+            seen.setdefault(item["seq"], item)
+    rows = sorted(seen.values(), key=lambda r: r.get("at") or "", reverse=True)
+    for r in rows:
+        r["words"] = reject_words(r.get("code"), r.get("dsn"), r.get("reason"))
+    return rows[:limit]
 
 
 def row(doc: dict[str, Any]) -> dict[str, Any]:
@@ -119,6 +133,7 @@ def row(doc: dict[str, Any]) -> dict[str, Any]:
         "host": doc.get("host"),
         "status": doc.get("status"),
         "message_id": doc.get("message_id"),
+        "subject": doc.get("subject"),
         "client": doc.get("client"),
         "client_ip": doc.get("client_ip"),
         "queue_ids": [t.get("queue_id") for t in doc.get("transactions") or []],
@@ -127,17 +142,11 @@ def row(doc: dict[str, Any]) -> dict[str, Any]:
 
 def export_rows(c: Ctx) -> Iterable[dict[str, Any]]:
     """The documents of the current search, up to :data:`EXPORT_MAX`."""
-    quick = q("q").strip()
-    kind = classify_quick(quick) if quick else None
-    if kind and kind[0] == "address":
-        yield from (r["doc"] for r in address_search(c, kind[1], 1000)[0])
-        return
-    if kind and kind[0] == "domain":
-        yield from (r["doc"] for r in domain_search(c, kind[1], 1000)[0])
-        return
     query = build_query(Params(request_items()), c.tz, EMAIL_FIELDS)
-    if kind:
-        query.filters.append(quick_filter(kind))
+    plan = quick_plan(q("q")) if q("q").strip() else None
+    if plan is not None:
+        yield from (r["doc"] for r in quick_search(c, plan, query, 1000)[0])
+        return
     query.limit, query.count, query.after = 1000, False, None
     n = 0
     while True:
@@ -160,39 +169,42 @@ def install(app: Bottle) -> None:
         c = ctx()
         items = request_items()
         quick = q("q").strip()
-        kind = classify_quick(quick) if quick else None
+        plan = quick_plan(quick) if quick else None
         page = None
         rows: list[dict[str, Any]] = []
+        rejects: list[dict[str, Any]] = []
         note = None
         error = None
         try:
-            if kind and kind[0] == "address":
-                rows, note = address_search(c, kind[1])
-            elif kind and kind[0] == "domain":
-                rows, note = domain_search(c, kind[1])
-            elif kind or any(k not in ("sort", "limit", "tz") for k, _ in items):
-                query = build_query(Params(items), c.tz, EMAIL_FIELDS)
-                if kind:
-                    query.filters.append(quick_filter(kind))
+            query = build_query(Params(items), c.tz, EMAIL_FIELDS)
+            if plan is not None:
+                rows, note = quick_search(c, plan, query)
+                rejects = quick_rejects(c, plan, query)
+            elif any(k not in ("sort", "limit", "tz") for k, _ in items):
                 page = search_emails(c.db, query, c.scope)
-            if page is not None:
                 rows = page.items
-            if (quick or page is not None) and not q("cursor"):
+            if (plan is not None or page is not None) and not q("cursor"):
                 record_history(c, items, page.total if page else len(rows))
         except SearchError as exc:
             error = str(exc)
+        nothing = plan is not None and not rows and not rejects and error is None
+        filters = filter_rows(plan.extended_items() if nothing and plan else items)
         return render(
             "search.html",
             quick=quick,
-            kind=kind[0] if kind else None,
+            kind=plan.kind if plan else None,
+            kind_words=KIND_WORDS.get(plan.kind, "") if plan else "",
+            described=plan.described() if plan else [],
             rows=[row(r["doc"]) for r in rows],
+            rejects=rejects,
+            nothing=nothing,
             page=page,
             note=note,
             error=error,
             items=items,
-            searched=bool(quick) or page is not None,
+            searched=plan is not None or page is not None,
             sort=q("sort", "-time"),
-            filters=filter_rows(items),
+            filters=filters,
             since=q("since"),
             until=q("until"),
         )
@@ -209,6 +221,7 @@ def install(app: Bottle) -> None:
             rows = page.items
             found = {r["doc"].get("message_id") for r in rows}
             missing = [i for i in ids if i not in found]
+            record_history(c, [("message_ids", " ".join(ids))], len(rows))
         return render(
             "search.html",
             quick="",
@@ -225,6 +238,7 @@ def install(app: Bottle) -> None:
             until="",
             ids_text=text,
             missing=missing,
+            ids_qs=urllib.parse.urlencode({"message_ids": " ".join(ids)}),
         )
 
     @app.get("/search/export.csv")
@@ -239,6 +253,7 @@ def install(app: Bottle) -> None:
                         fmt_time(doc.get("first_seen"), tz),
                         doc.get("id"),
                         doc.get("message_id"),
+                        doc.get("subject"),
                         doc.get("host"),
                         " ".join(t.get("queue_id", "") for t in doc.get("transactions") or []),
                         doc.get("sender"),
@@ -291,7 +306,7 @@ def install(app: Bottle) -> None:
         for r in (*recent, *saved):
             ps = pairs(r["query"])
             r["qs"] = urllib.parse.urlencode(ps)
-            r["text"] = " ".join(f"{k}={v}" for k, v in ps if k not in ("limit", "sort"))
+            r["text"] = describe_search(ps)
         return render("searches.html", history=recent, saved=saved)
 
     @app.post("/searches/save")

@@ -10,16 +10,22 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bottle import Bottle, HTTPError, redirect, response
+from bottle import Bottle, HTTPError, redirect, request, response
 
 from else_core import accounts, forwarding
 from else_core import servers as servers_mod
 from else_core.errors import ElseError
 from else_core.queueid import valid_queue_id
-from else_core.snmp.audit import control_with_audit
+from else_core.snmp.audit import control_with_audit, recent_controls
 from else_core.snmp.client import SnmpManager, targets_from_config
 from webui import charts
 from webui.context import ctx, f, q, render, settings_of
+from webui.queries import (
+    RECENT_ACTIONS_SECONDS,
+    control_words,
+    queue_counts,
+    queue_view,
+)
 from webui.views.admin import me
 
 CONTROL_ACTIONS = ("flush", "hold", "release", "delete", "requeue")
@@ -72,10 +78,22 @@ def install(app: Bottle) -> None:
             except ElseError as exc:
                 error = str(exc)
         hours = hours_param()
+        view: list[dict[str, Any]] = []
+        counts: dict[str, int] = {}
+        if listing is not None:
+            recent = recent_controls(ctx().db, name, RECENT_ACTIONS_SECONDS)
+            counts = queue_counts(queue_view(listing.entries, recent))
+            view = queue_view(listing.entries, recent, q("sender"), q("recipient"), q("status"))
         return render(
             "server.html",
             s=server,
             listing=listing,
+            view=view,
+            counts=counts,
+            filtered=bool(q("sender") or q("recipient") or q("status")),
+            fsender=q("sender"),
+            frecipient=q("recipient"),
+            fstatus=q("status"),
             error=error,
             hours=hours,
             actions=CONTROL_ACTIONS,
@@ -89,7 +107,8 @@ def install(app: Bottle) -> None:
         response.set_header("Cache-Control", "private, max-age=30")
         tz = ctx().tz
         samples = [(at.astimezone(tz), m) for at, m in _samples(name, hours)]
-        return charts.queue_lines(samples, f"{name}: queue sizes, last {hours} h ({tz.key})")
+        size = "narrow" if q("size") == "narrow" else "wide"
+        return charts.queue_lines(samples, f"{name}: queues, last {hours} h ({tz.key})", size)
 
     @app.get("/servers/<name>/spark.svg", auth="admin")
     def server_spark(name: str) -> bytes:
@@ -103,41 +122,59 @@ def install(app: Bottle) -> None:
     def server_control(name: str) -> Any:
         c = ctx()
         action = f("action")
-        queue_id = f("queue_id").strip() or None
+        ids = [i.strip() for i in request.forms.getall("queue_id") if i.strip()]
+        ids = list(dict.fromkeys(ids))[:200]
         back = f("back")
         back = back if back.startswith("/") and not back.startswith("//") else f"/servers/{name}"
         if action not in CONTROL_ACTIONS:
             raise HTTPError(400, "unknown action")
-        if queue_id is not None and not valid_queue_id(queue_id):
+        if any(not valid_queue_id(i) for i in ids):
             raise HTTPError(400, "not a Postfix queue ID")
-        if action != "flush" and queue_id is None:
-            raise HTTPError(400, f"{action} needs a queue ID")
+        if action != "flush" and not ids:
+            raise HTTPError(400, f"{action} needs a queue ID: select at least one message")
+        if action == "flush":
+            ids = []
         if f("confirm") != "yes":
-            return render("confirm.html", name=name, action=action, queue_id=queue_id, back=back)
+            return render(
+                "confirm.html",
+                name=name,
+                action=action,
+                queue_id=ids[0] if len(ids) == 1 else None,
+                queue_ids=ids,
+                back=back,
+            )
         try:
             target = targets_from_config(settings.config, name)[0]
         except ElseError as exc:
-            accounts.audit(
-                c.db,
-                me(),
-                f"snmp.{action}",
-                f"{name}:{queue_id or '*'}",
-                "error",
-                {"message": str(exc)},
-            )
-            c.flash(f"{action} on {name} failed: {exc}", "error")
+            for qid in ids or [None]:
+                accounts.audit(
+                    c.db,
+                    me(),
+                    f"snmp.{action}",
+                    f"{name}:{qid or '*'}",
+                    "error",
+                    {"message": str(exc)},
+                )
+            c.flash(f"Could not {action} on {name}: {exc}", "error")
             redirect(back, 303)
 
-        async def run() -> Any:
+        async def run(qid: str | None) -> Any:
             async with SnmpManager() as manager:
-                return await control_with_audit(
-                    manager, target, action, queue_id, actor=me(), conn=c.db
-                )
+                return await control_with_audit(manager, target, action, qid, actor=me(), conn=c.db)
 
-        try:
-            result = asyncio.run(run())
-            kind = "ok" if result.ok else "error"
-            c.flash(f"{action} {queue_id or ''} on {name}: {result.message}", kind)
-        except ElseError as exc:
-            c.flash(f"{action} on {name} failed: {exc}", "error")
+        answers: list[tuple[bool, str]] = []
+        for qid in ids or [None]:
+            try:
+                result = asyncio.run(run(qid))
+                words = control_words(action, qid, name, result.ok, result.message)
+                answers.append((result.ok or "no longer in the queue" in words, words))
+            except ElseError as exc:
+                answers.append((False, control_words(action, qid, name, False, str(exc))))
+        failed = [w for ok, w in answers if not ok]
+        if len(answers) == 1:
+            c.flash(answers[0][1], "ok" if answers[0][0] else "error")
+        else:
+            done = len(answers) - len(failed)
+            text = f"{action.capitalize()}: {done} of {len(answers)} messages on {name} done."
+            c.flash(" ".join([text, *failed]), "error" if failed else "ok")
         redirect(back, 303)

@@ -8,6 +8,7 @@ the oracle's predicate selects.
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -93,6 +94,8 @@ def text_match(v: str | None, op: str, x: str) -> bool:
         return v is None or x not in v
     if v is None:
         return False
+    if op == "matches":  # * any text, ? one character
+        return re.fullmatch(re.escape(x).replace(r"\*", ".*").replace(r"\?", "."), v) is not None
     return {"contains": x in v, "starts": v.startswith(x), "ends": v.endswith(x)}[op]
 
 
@@ -162,7 +165,8 @@ ORACLE: dict[str, Callable[[Email, str, str], bool]] = {
     "sasl_username": lambda e, op, x: text_match(low(e.sasl_username), op, x),
     "relay": lambda e, op, x: many([low(r.relay) for r in e.recipients], op, x),
     "dsn": lambda e, op, x: many([r.dsn for r in e.recipients], op, x),
-    "response": lambda e, op, x: many([r.response for r in e.recipients], op, x),
+    # the remote answer's text is matched ignoring case
+    "response": lambda e, op, x: many([low(r.response) for r in e.recipients], op, x.lower()),
     "host": lambda e, op, x: text_match(e.host, op, x),
     "direction": lambda e, op, x: (direction_of(e) == x) == (op == "equals"),
     "size": o_size,
@@ -201,7 +205,7 @@ PICK: dict[str, Callable[[list[Email]], str]] = {
 CASES = [
     (f, op)
     for f in ORACLE
-    for op in ("equals", "contains", "starts", "ends", "not", "not_contains")
+    for op in ("equals", "contains", "starts", "ends", "matches", "not", "not_contains")
     if f not in ("status", "direction", "size", "response")
 ] + [
     ("status", "equals"),
@@ -223,6 +227,8 @@ def operand(value: str, op: str) -> str:
         return value[: len(value) // 2]
     if op == "ends" and len(value) > 3:
         return value[len(value) // 2 :]
+    if op == "matches" and len(value) > 4:
+        return f"{value[0]}*{value[2]}?{value[4:]}"
     return value
 
 

@@ -42,6 +42,7 @@ from webui.views.auth import LIMITS_KEY  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 HOSTILE = HERE / "hostile.log"
+SUBJECT = HERE / "subject.log"  # one e-mail whose Subject the postfix role logged
 LIGHTMETER = (
     "11_single_successful_delivery.log",
     "1_bounce_simple.log",
@@ -80,7 +81,7 @@ def web_db(pg_cluster) -> Iterator[WebDB]:  # noqa: F811
             host_tz="UTC",
         )
     with psycopg.connect(db.dsn("else_owner")) as conn:
-        import_files(conn, [str(HOSTILE)], year=2026, host_tz="UTC")
+        import_files(conn, [str(HOSTILE), str(SUBJECT)], year=2026, host_tz="UTC")
     with db.connect("else_worker") as conn:
         conn.execute(
             "INSERT INTO servers (name, address, role, down, last_poll, last_ok)"

@@ -20,19 +20,19 @@ BETA_QID = "2B3C4D5E6F"
 @pytest.mark.parametrize(
     ("q", "kind", "expected"),
     [
-        ("<beta-1@beta.example>", "message id", "beta-1@beta.example"),
-        (BETA_QID, "queue id", "beta-1@beta.example"),
-        ("b1@beta.example", "address", "beta-1@beta.example"),  # as sender
-        ("u2@ext.example", "address", "beta-1@beta.example"),  # as recipient
-        ("beta-1@beta.example", "address", "beta-1@beta.example"),  # a bare Message-ID
-        ("beta.example", "domain", "beta-1@beta.example"),
-        ("198.51.100.8", "client", "beta-1@beta.example"),
-        ("beta-1", "message id part", "beta-1@beta.example"),
+        ("<beta-1@beta.example>", "a Message-ID", "beta-1@beta.example"),
+        (BETA_QID, "a queue ID (ours or a remote one)", "beta-1@beta.example"),
+        ("b1@beta.example", "an address", "beta-1@beta.example"),  # as sender
+        ("u2@ext.example", "an address", "beta-1@beta.example"),  # as recipient
+        ("beta-1@beta.example", "an address", "beta-1@beta.example"),  # a bare Message-ID
+        ("beta.example", "a domain or host name", "beta-1@beta.example"),
+        ("198.51.100.8", "a client IP address", "beta-1@beta.example"),
+        ("beta-1", "part of an address, name or ID", "beta-1@beta.example"),
     ],
 )
 def test_the_quick_box_recognises_what_it_was_given(clients, web_db, q, kind, expected):
     page = clients["admin"].get("/search", q=q).text
-    assert f"searched as <strong>{kind}</strong>" in page
+    assert f"as {kind} and searched:" in page
     assert f"/email/{email_id(web_db, expected)}" in page
 
 
@@ -205,14 +205,16 @@ def test_queue_control_asks_for_confirmation_then_audits_the_attempt(clients, we
     assert ask.status == 200 and "Really" in ask.text
     with web_db.connect() as conn:
         before = conn.execute(
-            "SELECT count(*) FROM audit_log WHERE action = 'snmp.hold'"
+            "SELECT count(*) FROM audit_log"
+            " WHERE action = 'snmp.hold' AND target = 'pfx:3C4D5E6F7A'"
         ).fetchone()[0]
     assert before == 0
     done = c.post("/servers/pfx/control", {**form, "confirm": "yes"})
     assert done.status == 303  # SNMP answers nobody here: the failure is audited
     with web_db.connect() as conn:
         row = conn.execute(
-            "SELECT actor, target, result FROM audit_log WHERE action = 'snmp.hold'"
+            "SELECT actor, target, result FROM audit_log"
+            " WHERE action = 'snmp.hold' AND target = 'pfx:3C4D5E6F7A'"
         ).fetchone()
     assert row == ("admin", "pfx:3C4D5E6F7A", "error")
     assert "snmp.hold" in c.get("/admin/audit").text

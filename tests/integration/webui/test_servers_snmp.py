@@ -89,3 +89,42 @@ def test_the_queue_listing_and_its_buttons_control_the_real_queue(snmp_url, post
         10,
         f"{qid} to leave the page's queue listing",
     )
+
+
+def test_the_queue_page_tells_the_truth_right_after_bulk_actions(snmp_url, postfix):  # noqa: F811
+    """Two messages held and deleted in one action each: the very next page shows them
+    held, then gone, in words a helpdesk reads; a second delete says they are gone."""
+    one, two = postfix.submit("first@remote.test"), postfix.submit("second@remote.test")
+    admin = login(snmp_url, "admin", PASSWORD)
+    wait_for(lambda: two in admin.get("/servers/pfx").text, 10, f"{two} listed")
+
+    def rows(page: str) -> dict[str, str]:
+        listing = page.split('id="queue-count"', 1)[1]
+        found = re.findall(
+            r'<td data-label="Queue">(\w+)</td><td class="mono"[^>]*><a[^>]*>(\w+)<', listing
+        )
+        return {qid: queue for queue, qid in found}
+
+    res = admin.post(
+        "/servers/pfx/control", {"action": "hold", "queue_id": [one, two], "confirm": "yes"}
+    )
+    assert res.status == 303
+    page = admin.get("/servers/pfx").text
+    assert "Hold: 2 of 2 messages on pfx done." in page
+    assert rows(page)[one] == rows(page)[two] == "hold"
+    assert "hold 2" in page.split('id="queues-now">', 1)[1].split("</dd>", 1)[0]
+
+    only = admin.get("/servers/pfx", recipient="second@", status="hold").text
+    assert set(rows(only)) == {two}
+
+    admin.post(
+        "/servers/pfx/control", {"action": "delete", "queue_id": [one, two], "confirm": "yes"}
+    )
+    page = admin.get("/servers/pfx").text
+    assert one not in rows(page) and two not in rows(page)
+    _wait_queue(postfix, one, None)
+
+    admin.post("/servers/pfx/control", {"action": "delete", "queue_id": one, "confirm": "yes"})
+    again = admin.get("/servers/pfx").text
+    assert "ok ok" not in again
+    assert re.search(rf"Message {one} (is no longer in the queue|is deleted)", again), again[:3000]
