@@ -7,10 +7,18 @@ Why these choices:
 
 * Passwords: argon2id (argon2-cffi's defaults, RFC 9106 "low memory" profile); a hash
   made with older parameters is re-hashed at the next good login.
-* Lockout: after :data:`LOCK_AFTER` failures in a row an account refuses even the right
-  password for :data:`LOCK_SECONDS`. ``users.failed_logins`` counts the run; the time of
-  each failure is an ``audit_log`` row (``login.failed``), which administrators want
-  to see anyway, so no extra column is needed.
+* Lockout: after :data:`LOCK_AFTER` failures in a row from one client address for one
+  account name, that address is refused for that name (even with the right password)
+  for :data:`LOCK_SECONDS`; after :attr:`LoginLimits.address_failures` failures from one
+  address for any names, the address is refused altogether. The counters live in
+  ``login_throttle`` and are charged *before* the password is checked, in one atomic
+  upsert, and refunded on success: parallel guesses cannot all reach the check. Unknown
+  names are counted like real ones, so the answers never tell which accounts exist, and
+  an anonymous burst from one address does not lock the owner out at another.
+  ``users.failed_logins`` still counts the run of failures for the admin page.
+* Memory: each argon2 check takes 64 MiB, so at most :attr:`LoginLimits.concurrent`
+  checks run at once in a process and at most :attr:`LoginLimits.per_address` per
+  client address; a log-in beyond that is answered "busy" without a check.
 * API tokens: ``else_<prefix>_<secret>``; only the SHA-256 of the whole token is stored
   (a token is 32 random bytes, so a fast hash is enough: nothing to brute-force), the
   prefix lets a user tell tokens apart in a list.
@@ -24,11 +32,15 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import ipaddress
 import re
 import secrets
+import threading
 import zoneinfo
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -39,13 +51,17 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from else_core.errors import ElseError
-from else_core.scope import Scope
+from else_core.scope import Scope, SenderRule
 
 LOCK_AFTER = 5
 LOCK_SECONDS = 300
 MIN_PASSWORD = 10
 MAX_PASSWORD = 1024
 TOKEN_PREFIX = "else_"  # noqa: S105 - the visible prefix, not a secret
+#: A new API token lives this many days unless asked otherwise (a forgotten token in a
+#: script or a leaked one stops working on its own); at most MAX_TOKEN_DAYS.
+TOKEN_DAYS = 90
+MAX_TOKEN_DAYS = 3650
 
 USERNAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 GROUP_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._ -]{0,63}")
@@ -96,7 +112,66 @@ class User:
 @dataclass(frozen=True, slots=True)
 class LoginResult:
     user: User | None
-    reason: str  # ok | bad | locked | inactive
+    reason: str  # ok | bad | locked | busy | inactive
+
+
+@dataclass(frozen=True, slots=True)
+class LoginLimits:
+    """How hard log-ins are throttled (see the module docstring)."""
+
+    account_failures: int = LOCK_AFTER  # per client address and account name
+    address_failures: int = 30  # per client address, any names
+    lock_seconds: int = LOCK_SECONDS
+    concurrent: int = 4  # argon2 checks at once in this process (64 MiB each)
+    per_address: int = 2  # argon2 checks at once from one client address
+    wait_seconds: float = 20.0  # how long a log-in waits for a free check slot
+
+
+class _Gate:
+    """Caps the argon2 checks running at once, in all and per client address."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.running = 0
+        self.peak = 0  # the most checks seen at once (tests and bench read it)
+        self.per_address: dict[str, int] = {}
+        self.free = threading.Condition(self.lock)
+
+    @contextmanager
+    def slot(self, address: str, limits: LoginLimits) -> Iterator[bool]:
+        """Yields True with a slot held, False when the address already has its share
+        or no slot came free in time (the caller answers "busy", checks nothing)."""
+        with self.lock:
+            if self.per_address.get(address, 0) >= limits.per_address:
+                got = False
+            else:
+                self.per_address[address] = self.per_address.get(address, 0) + 1
+                got = self.free.wait_for(
+                    lambda: self.running < limits.concurrent, timeout=limits.wait_seconds
+                )
+                if got:
+                    self.running += 1
+                    self.peak = max(self.peak, self.running)
+                else:
+                    self._leave(address)
+        try:
+            yield got
+        finally:
+            if got:
+                with self.lock:
+                    self.running -= 1
+                    self._leave(address)
+                    self.free.notify()
+
+    def _leave(self, address: str) -> None:
+        left = self.per_address.get(address, 1) - 1
+        if left > 0:
+            self.per_address[address] = left
+        else:
+            self.per_address.pop(address, None)
+
+
+GATE = _Gate()
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +183,10 @@ class Group:
     domains: tuple[str, ...]
     addresses: tuple[str, ...]
     members: tuple[str, ...]
+    #: "trusted": the group's domains count on the sender side only for mail that
+    #: authenticated (SASL) or came from ``networks``; "any": for every sender.
+    sender_trust: str = "trusted"
+    networks: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,7 +292,8 @@ def _require(conn: psycopg.Connection, username: str) -> User:
 
 
 def set_password(conn: psycopg.Connection, username: str, password: str) -> None:
-    """New password; also unlocks the account (an admin reset is how a user gets back in)."""
+    """New password; also unlocks the account (an admin reset is how a user gets back in)
+    and revokes its API tokens (a reset after a leak must shut out scripts too)."""
     digest = hash_password(password)
     _require(conn, username)
     with conn.transaction():
@@ -222,6 +302,18 @@ def set_password(conn: psycopg.Connection, username: str, password: str) -> None
             " failed_logins = 0 WHERE username = %s",
             (digest, username),
         )
+        conn.execute("DELETE FROM login_throttle WHERE kind = 'u' AND username = %s", (username,))
+        # A reset (by an admin, or the user after a leak) must also shut the API out.
+        _revoke_all(conn, username)
+
+
+def _revoke_all(conn: psycopg.Connection, username: str) -> None:
+    """Revoke every API token of ``username`` (inside the caller's transaction)."""
+    conn.execute(
+        "UPDATE api_tokens SET revoked = true FROM users u"
+        " WHERE u.id = api_tokens.user_id AND u.username = %s AND NOT api_tokens.revoked",
+        (username,),
+    )
 
 
 def change_password(conn: psycopg.Connection, username: str, old: str, new: str) -> None:
@@ -252,6 +344,8 @@ def update_user(
                 " ELSE failed_logins END WHERE username = %s",
                 (active, active, username),
             )
+            if not active:  # a deactivated account's tokens stay dead when it comes back
+                _revoke_all(conn, username)
         if email is not None:
             conn.execute(
                 "UPDATE users SET email = NULLIF(%s, '') WHERE username = %s", (email, username)
@@ -308,6 +402,7 @@ def unlock(conn: psycopg.Connection, username: str) -> None:
     _require(conn, username)
     with conn.transaction():
         conn.execute("UPDATE users SET failed_logins = 0 WHERE username = %s", (username,))
+        conn.execute("DELETE FROM login_throttle WHERE kind = 'u' AND username = %s", (username,))
 
 
 def _verify(digest: str | None, password: str) -> bool:
@@ -341,15 +436,14 @@ def audit(  # noqa: PLR0913 - one argument per audit_log column, as callers read
 
 
 def locked_until(conn: psycopg.Connection, user: User) -> datetime | None:
-    """When a locked account opens again, or None when it is not locked now."""
-    if user.failed_logins < LOCK_AFTER:
-        return None
+    """When the last lock on ``user``'s name (from some client address) ends, or None."""
     row = conn.execute(
-        "SELECT max(at) + make_interval(secs => %s), now() FROM audit_log"
-        " WHERE action = 'login.failed' AND target = %s",
-        (LOCK_SECONDS, user.username),
+        "SELECT max(last_at) + make_interval(secs => %s) FROM login_throttle"
+        " WHERE kind = 'u' AND username = %s AND failures >= %s"
+        " AND last_at > now() - make_interval(secs => %s)",
+        (LOCK_SECONDS, user.username, LOCK_AFTER, LOCK_SECONDS),
     ).fetchone()
-    if row is None or row[0] is None or row[0] <= row[1]:
+    if row is None or row[0] is None:
         return None
     until: datetime = row[0]
     return until
@@ -368,42 +462,123 @@ def session_ended(conn: psycopg.Connection, username: str, sid: str) -> bool:
     return row is not None
 
 
-def authenticate(
-    conn: psycopg.Connection, username: str, password: str, *, source: str | None = None
-) -> LoginResult:
-    """Check a login; count failures, lock after :data:`LOCK_AFTER`, audit every outcome.
+_CHARGE = """
+INSERT INTO login_throttle AS t (kind, address, username, failures, last_at)
+VALUES (%(kind)s, %(address)s, %(username)s, 1, now())
+ON CONFLICT (kind, address, username) DO UPDATE SET
+    failures = CASE WHEN t.last_at < now() - make_interval(secs => %(secs)s) THEN 1
+               ELSE t.failures + 1 END,
+    last_at = now()
+WHERE t.failures < %(limit)s OR t.last_at < now() - make_interval(secs => %(secs)s)
+RETURNING failures
+"""
 
-    A locked account is refused without looking at the password (so guessing during the
-    lock learns nothing); the caller shows one message for "bad" and "locked" alike
-    where it must not reveal which accounts exist.
+
+def _charge(conn: psycopg.Connection, address: str, username: str, limits: LoginLimits) -> None:
+    """Count this attempt as a failure before checking it; False when a limit is reached.
+
+    One upsert per counter: the row lock makes parallel attempts queue on the counter, so
+    exactly ``limit`` of them get through, however many arrive at once. The address row
+    is always locked before the name row, so two attempts never wait on each other.
     """
+    secs = limits.lock_seconds
+    with conn.transaction():
+        for kind, name, limit in (
+            ("a", "", limits.address_failures),
+            ("u", username, limits.account_failures),
+        ):
+            row = conn.execute(
+                _CHARGE,
+                {"kind": kind, "address": address, "username": name, "secs": secs, "limit": limit},
+            ).fetchone()
+            if row is None:
+                raise _Refused  # leaves the transaction: the other counter is not charged
+
+
+class _Refused(Exception):
+    """A throttle counter is at its limit (rolls the charge transaction back)."""
+
+
+def _refund(conn: psycopg.Connection, address: str, username: str) -> None:
+    """A good log-in: the name's run of failures from this address ends, and this
+    attempt no longer counts against the address."""
+    with conn.transaction():
+        conn.execute(
+            "DELETE FROM login_throttle WHERE kind = 'u' AND address = %s AND username = %s",
+            (address, username),
+        )
+        conn.execute(
+            "UPDATE login_throttle SET failures = greatest(failures - 1, 0)"
+            " WHERE kind = 'a' AND address = %s",
+            (address,),
+        )
+
+
+def _forget_stale(conn: psycopg.Connection, limits: LoginLimits) -> None:
+    """Delete counters older than the lock time (skipping rows others hold: no waits)."""
+    conn.execute(
+        "DELETE FROM login_throttle WHERE (kind, address, username) IN ("
+        " SELECT kind, address, username FROM login_throttle"
+        " WHERE last_at < now() - make_interval(secs => %s) LIMIT 1000"
+        " FOR UPDATE SKIP LOCKED)",
+        (limits.lock_seconds,),
+    )
+
+
+def authenticate(
+    conn: psycopg.Connection,
+    username: str,
+    password: str,
+    *,
+    source: str | None = None,
+    limits: LoginLimits | None = None,
+) -> LoginResult:
+    """Check a login: throttle, count, audit every outcome (see the module docstring).
+
+    Order: a check slot (else "busy"), then the atomic charge of both counters (else
+    "locked", without looking at the password or the account: a locked name and an
+    unknown one are answered alike), then argon2; a good password refunds the charge.
+    """
+    limits = limits or LoginLimits()
     username = (username or "")[:64]
     password = (password or "")[:MAX_PASSWORD]
-    with conn.cursor(row_factory=dict_row) as cur:
-        row = cur.execute(
-            sql.SQL("SELECT {}, password_hash FROM users WHERE username = %s").format(_USER_COLS),
-            (username,),
-        ).fetchone()
+    address = (source or "")[:64]
     detail = {"source": source} if source else None
-    if row is None:
-        _verify(None, password)
-        audit(conn, username, "login.failed", username, "unknown user", detail)
-        return LoginResult(None, "bad")
-    digest = row.pop("password_hash")
-    user = User(**row)
-    if locked_until(conn, user) is not None:
-        audit(conn, username, "login.refused", username, "locked", detail)
-        return LoginResult(None, "locked")
-    if not _verify(digest, password):
-        with conn.transaction():
-            conn.execute(
-                "UPDATE users SET failed_logins = failed_logins + 1 WHERE id = %s", (user.id,)
-            )
-        audit(conn, username, "login.failed", username, "bad password", detail)
-        return LoginResult(None, "bad")
+    with GATE.slot(address, limits) as got:
+        if not got:
+            audit(conn, username, "login.refused", username, "busy", detail)
+            return LoginResult(None, "busy")
+        try:
+            _charge(conn, address, username, limits)
+        except _Refused:
+            audit(conn, username, "login.refused", username, "locked", detail)
+            return LoginResult(None, "locked")
+        with conn.cursor(row_factory=dict_row) as cur:
+            row = cur.execute(
+                sql.SQL("SELECT {}, password_hash FROM users WHERE username = %s").format(
+                    _USER_COLS
+                ),
+                (username,),
+            ).fetchone()
+        if row is None:
+            _verify(None, password)
+            audit(conn, username, "login.failed", username, "unknown user", detail)
+            _forget_stale(conn, limits)
+            return LoginResult(None, "bad")
+        digest = row.pop("password_hash")
+        user = User(**row)
+        if not _verify(digest, password):
+            with conn.transaction():
+                conn.execute(
+                    "UPDATE users SET failed_logins = failed_logins + 1 WHERE id = %s", (user.id,)
+                )
+            audit(conn, username, "login.failed", username, "bad password", detail)
+            _forget_stale(conn, limits)
+            return LoginResult(None, "bad")
     if not user.active:
         audit(conn, username, "login.refused", username, "inactive", detail)
         return LoginResult(None, "inactive")
+    _refund(conn, address, username)
     with conn.transaction():
         if _hasher.check_needs_rehash(digest):
             conn.execute(
@@ -424,11 +599,32 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def token_days(value: str | int | None) -> int:
+    """A token lifetime in days from a form or the command line (empty: the default)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return TOKEN_DAYS
+    try:
+        days = int(value)
+    except ValueError:
+        raise AccountError("token lifetime: a number of days") from None
+    if not 1 <= days <= MAX_TOKEN_DAYS:
+        raise AccountError(f"token lifetime: 1 to {MAX_TOKEN_DAYS} days")
+    return days
+
+
 def create_token(
-    conn: psycopg.Connection, username: str, name: str = "api", expires_at: datetime | None = None
+    conn: psycopg.Connection,
+    username: str,
+    name: str = "api",
+    expires_at: datetime | None = None,
+    *,
+    days: int = TOKEN_DAYS,
 ) -> str:
-    """A new token for ``username``; the return value is the only time it is visible."""
+    """A new token for ``username``, valid ``days`` days (or until ``expires_at``);
+    the return value is the only time it is visible."""
     user = _require(conn, username)
+    if expires_at is None:
+        expires_at = now() + timedelta(days=token_days(days))
     name = (name or "api").strip()[:64] or "api"
     prefix = secrets.token_hex(4)
     token = f"{TOKEN_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
@@ -509,6 +705,14 @@ def normalise_address(text: str) -> str:
     return a
 
 
+def normalise_network(text: str) -> str:
+    """A network in CIDR notation (a single address is a /32 or /128)."""
+    try:
+        return str(ipaddress.ip_network(text.strip(), strict=False))
+    except ValueError:
+        raise AccountError(f"not a network (CIDR, e.g. 192.0.2.0/24): {text[:60]!r}") from None
+
+
 def check_server(text: str) -> str:
     s = text.strip()
     if not SERVER_RE.fullmatch(s):
@@ -548,7 +752,19 @@ _MEMBER_KINDS = {
     "server": ("group_servers", "server", check_server),
     "domain": ("group_domains", "domain", normalise_domain),
     "address": ("group_addresses", "address", normalise_address),
+    "network": ("group_networks", "network", normalise_network),
 }
+SENDER_TRUST = ("trusted", "any")
+
+
+def set_sender_trust(conn: psycopg.Connection, group: str, value: str) -> str:
+    """When the group's domains count on the sender side (see :class:`Group`)."""
+    if value not in SENDER_TRUST:
+        raise AccountError(f"sender trust: one of {', '.join(SENDER_TRUST)}")
+    gid = _group_id(conn, group)
+    with conn.transaction():
+        conn.execute("UPDATE groups SET sender_trust = %s WHERE id = %s", (value, gid))
+    return value
 
 
 def group_add(conn: psycopg.Connection, group: str, kind: str, value: str) -> str:
@@ -606,13 +822,18 @@ def list_groups(conn: psycopg.Connection, user_id: int | None = None) -> list[Gr
         " ARRAY(SELECT domain FROM group_domains d WHERE d.group_id = g.id ORDER BY 1),"
         " ARRAY(SELECT address FROM group_addresses a WHERE a.group_id = g.id ORDER BY 1),"
         " ARRAY(SELECT u.username FROM group_members m JOIN users u ON u.id = m.user_id"
-        "       WHERE m.group_id = g.id ORDER BY 1)"
+        "       WHERE m.group_id = g.id ORDER BY 1),"
+        " g.sender_trust,"
+        " ARRAY(SELECT n.network::text FROM group_networks n WHERE n.group_id = g.id ORDER BY 1)"
         " FROM groups g WHERE %s::bigint IS NULL OR EXISTS (SELECT 1 FROM group_members m"
         "   WHERE m.group_id = g.id AND m.user_id = %s) ORDER BY g.name",
         (user_id, user_id),
     ).fetchall()
     return [
-        Group(r[0], r[1], r[2], tuple(r[3]), tuple(r[4]), tuple(r[5]), tuple(r[6])) for r in rows
+        Group(
+            r[0], r[1], r[2], tuple(r[3]), tuple(r[4]), tuple(r[5]), tuple(r[6]), r[7], tuple(r[8])
+        )
+        for r in rows
     ]
 
 
@@ -622,7 +843,13 @@ def group_scope(group: Group) -> Scope:
         servers=group.servers or None,
         domains=group.domains,
         addresses=group.addresses,
+        senders=(sender_rule(group),) if group.sender_trust != "any" else None,
     )
+
+
+def sender_rule(group: Group) -> SenderRule:
+    """The sender side of one group (see :class:`else_core.scope.SenderRule`)."""
+    return SenderRule(group.domains, group.addresses, group.sender_trust != "any", group.networks)
 
 
 def scope_for(conn: psycopg.Connection, user: User) -> Scope | None:
@@ -640,10 +867,14 @@ def scope_for(conn: psycopg.Connection, user: User) -> Scope | None:
         return Scope(servers=(), domains=(), addresses=())
     any_server = any(not g.servers for g in groups)
     servers = None if any_server else tuple(sorted({s for g in groups for s in g.servers}))
+    # Every group's sender side on its own terms: one group's trusted networks never
+    # vouch for another group's domains.
+    any_trusted = any(g.sender_trust != "any" for g in groups)
     return Scope(
         servers=servers,
         domains=tuple(sorted({d for g in groups for d in g.domains})),
         addresses=tuple(sorted({a for g in groups for a in g.addresses})),
+        senders=tuple(sender_rule(g) for g in groups) if any_trusted else None,
     )
 
 

@@ -433,28 +433,28 @@ class Correlator:
         # maps are in the order their entries were made (see _on_connect, _expect_child).
         day = clock - timedelta(days=1)
         old_sessions = []
-        for key, sess in self._sessions.items():
+        for skey, sess in self._sessions.items():
             if sess.since is not None and sess.since >= day:
                 break
-            old_sessions.append(key)
-        for key in old_sessions:
-            self._release_refused(self._sessions.pop(key))
+            old_sessions.append(skey)
+        for skey in old_sessions:
+            self._release_refused(self._sessions.pop(skey))
         wait = clock - self.retry_wait
         old_refusals = []
-        for key, refused in self._greylisted.items():
+        for gkey, refused in self._greylisted.items():
             if refused[-1].at is not None and refused[-1].at >= wait:
                 break
-            old_refusals.append(key)
-        for key in old_refusals:
-            del self._greylisted[key]
+            old_refusals.append(gkey)
+        for gkey in old_refusals:
+            del self._greylisted[gkey]
         hour = clock - timedelta(hours=1)
         old_hops = []
-        for key, exp in self._expect.items():
+        for child_qid, exp in self._expect.items():
             if exp[4] is not None and exp[4] >= hour:
                 break
-            old_hops.append(key)
-        for key in old_hops:
-            del self._expect[key]
+            old_hops.append(child_qid)
+        for child_qid in old_hops:
+            del self._expect[child_qid]
 
     # -- events -------------------------------------------------------------------------------
 
@@ -1130,7 +1130,7 @@ def _attempts_to(tx: Transaction, addr: str, index: _AttemptIndex) -> list[Attem
     return by_to.get(addr, [])
 
 
-def _resolve(
+def _resolve(  # noqa: PLR0913 - the state one step of the recursion carries down
     tx: Transaction,
     addr: str,
     orig: str | None,

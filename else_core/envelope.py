@@ -203,19 +203,19 @@ class EnvelopeParser:
                 host, tag, msg = parts
                 if tag[-1:] == ":" and host[:1] != "<":
                     stamp = raw[:15]
-                    ts = self._stamps.get(stamp)
-                    if ts is None:
+                    cts: datetime | None = self._stamps.get(stamp)
+                    if cts is None:
                         mon = stamp[:3]
                         if mon in MONTHS and stamp.isascii():
-                            ts = self.clock.stamp(
+                            cts = self.clock.stamp(
                                 mon, stamp[4:6].lstrip(), stamp[7:9], stamp[10:12], stamp[13:15]
                             )
-                            if ts is not None:
-                                if len(self._stamps) > 4096 or self.clock.year != ts.year:
+                            if cts is not None:
+                                if len(self._stamps) > 4096 or self.clock.year != cts.year:
                                     self._stamps.clear()
-                                self._stamps[stamp] = ts
-                    if ts is not None:
-                        line = _fast_line(seq, ts, host, tag, msg, raw)
+                                self._stamps[stamp] = cts
+                    if cts is not None:
+                        line = _fast_line(seq, cts, host, tag, msg, raw)
                         if line is not None:
                             return line
         return self._slow(raw, seq)
@@ -319,7 +319,9 @@ class EnvelopeParser:
         return ts if ts.tzinfo is not None else ts.replace(tzinfo=self.clock.tz)
 
 
-def _fast_line(seq: int, ts: datetime, host: str, tag: str, msg: str, raw: str) -> LogLine | None:
+def _fast_line(  # noqa: PLR0913 - the hot path passes the parts it has, no object per line
+    seq: int, ts: datetime, host: str, tag: str, msg: str, raw: str
+) -> LogLine | None:
     """Build a line from ``prog[pid]:`` and the message, or None if the tag is unusual."""
     i = tag.find("[")
     if i < 0:
@@ -354,7 +356,7 @@ def _fast_line(seq: int, ts: datetime, host: str, tag: str, msg: str, raw: str) 
     return LogLine(seq, ts, host, prog, pid, msg, raw)
 
 
-def _line(
+def _line(  # noqa: PLR0913 - one argument per LogLine field
     seq: int, ts: datetime, host: str, prog: str, pid: int | None, msg: str, raw: str
 ) -> LogLine | None:
     """Build a line from the fields the regular expressions found (None: pid too large).

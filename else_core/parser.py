@@ -361,7 +361,7 @@ def _smtpd(line: LogLine, qid: str | None, text: str) -> Event | None:
             return _proxy_action(line, qid, m)
     if qid is not None:
         if text.startswith("client="):
-            f = _kv_list(text)
+            f: dict[str, Any] = _kv_list(text)
             client = f.pop("client", "")
             cm = _CLIENT.match(client)
             if cm is not None:

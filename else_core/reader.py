@@ -10,6 +10,7 @@ import gzip
 import io
 import os
 import sys
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime, tzinfo
@@ -44,6 +45,11 @@ class ReadStats:
         return asdict(self)
 
 
+#: What reading a damaged file raises: OSError (gzip.BadGzipFile: not gzip at all, or
+#: a bad CRC), EOFError (truncated) and zlib.error (corrupt deflate data).
+READ_ERRORS: tuple[type[Exception], ...] = (OSError, EOFError, zlib.error)
+
+
 def open_binary(path: str) -> IO[bytes]:
     """Open a log as bytes; ``-`` is stdin; ``.gz`` is decompressed; errors name the file."""
     try:
@@ -73,12 +79,15 @@ def _guess_year(path: str, tz: tzinfo) -> int:
         return datetime.now(tz).year
     with open_text(path) as fh:
         reference = datetime.fromtimestamp(os.stat(path).st_mtime, tz)
-        for i, raw in enumerate(fh):
-            if i >= _PEEK_LINES:
-                break
-            month = classic_month(raw)
-            if month is not None:
-                return first_year_for(month, reference)
+        try:
+            for i, raw in enumerate(fh):
+                if i >= _PEEK_LINES:
+                    break
+                month = classic_month(raw)
+                if month is not None:
+                    return first_year_for(month, reference)
+        except READ_ERRORS as exc:
+            raise ElseError(f"{path}: read error: {exc}") from None
     return reference.year
 
 
@@ -102,7 +111,7 @@ def read_lines(
                 for raw in fh:
                     seq += 1
                     yield split(raw.rstrip("\n"), seq)
-            except (OSError, EOFError, gzip.BadGzipFile) as exc:
+            except READ_ERRORS as exc:
                 raise ElseError(f"{path}: read error after line {seq}: {exc}") from None
     stats.lines = seq
 

@@ -24,12 +24,15 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from else_core.errors import ElseError
+from else_core.model import EMAIL_STATUSES
 from else_core.scope import (
     Cond,
     Scope,
     email_conditions,
     reject_conditions,
     time_range,
+    visible_detail,
+    visible_email,
     where,
 )
 from else_core.store.keys import index_key
@@ -116,6 +119,7 @@ def parse_time(text: str, end: bool = False) -> datetime:
 
     Naive values are UTC (the database's clock)."""
     text = text.strip()
+    shown = text if len(text) <= 40 else text[:40] + "..."
     try:
         if len(text) == 10:
             d = date.fromisoformat(text)
@@ -123,8 +127,23 @@ def parse_time(text: str, end: bool = False) -> datetime:
         else:
             ts = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise SearchError(f"invalid time {text!r}: use ISO 8601, e.g. 2026-03-14T10:00") from None
-    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+        raise SearchError(f"invalid time {shown!r}: use ISO 8601, e.g. 2026-03-14T10:00") from None
+    except OverflowError:  # the day after 9999-12-31
+        raise SearchError(f"time out of range {shown!r}: {YEAR_RANGE}") from None
+    return check_year(ts if ts.tzinfo else ts.replace(tzinfo=UTC), shown)
+
+
+#: Years a search bound may name: wide enough for any log, narrow enough that time-zone
+#: arithmetic (a day more, a zone's offset) never leaves Python's or PostgreSQL's range.
+MIN_YEAR, MAX_YEAR = 1970, 2999
+YEAR_RANGE = f"years {MIN_YEAR} to {MAX_YEAR}"
+
+
+def check_year(ts: datetime, shown: str) -> datetime:
+    """``ts`` if its year is in :data:`MIN_YEAR`..:data:`MAX_YEAR`, else a SearchError."""
+    if not MIN_YEAR <= ts.year <= MAX_YEAR:
+        raise SearchError(f"time out of range {shown!r}: {YEAR_RANGE}")
+    return ts
 
 
 def _like(value: str, op: str) -> str:
@@ -209,6 +228,10 @@ def _recipient(op: str, value: Any, params: list[Any]) -> str:
 
 def _status(op: str, value: Any, params: list[Any]) -> str:
     v = _lower(value)
+    if v not in EMAIL_STATUSES:
+        raise SearchError(
+            f"unknown status {str(value)[:40]!r}: use one of {', '.join(EMAIL_STATUSES)}"
+        )
     params.extend([v, v])
     return f"(e.status = %s OR (e.status = 'mixed' AND {_rcpt_exists('r.status = %s')}))"
 
@@ -342,6 +365,8 @@ def _conditions(filters: list[Filter], table: dict[str, tuple[tuple[str, ...], A
             )
         if f.value is None or (isinstance(f.value, str) and not f.value.strip()):
             raise SearchError(f"{f.field}: empty value")
+        if isinstance(f.value, str) and "\x00" in f.value:
+            raise SearchError(f"{f.field}: the value contains a NUL byte")
         params: list[Any] = []
         text = build(f.op, f.value, params)
         out.append((sql.SQL(text), params))
@@ -356,15 +381,29 @@ def _encode_cursor(values: list[Any]) -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def _decode_cursor(token: str, sort_col: str) -> list[Any]:
+def _decode_cursor(token: str, sort_col: str, id_col: str) -> list[Any]:
+    """The two values of a cursor, with the types of their columns (a cursor is client
+    input: a number where a text belongs would reach PostgreSQL as a type error)."""
     try:
-        values = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        values = json.loads(base64.urlsafe_b64decode(token[:1000] + "=" * (-len(token) % 4)))
         if not isinstance(values, list) or len(values) != 2:
             raise ValueError
-        if sort_col.endswith(("first_seen", "last_seen", ".at")) and values[0] is not None:
-            values[0] = datetime.fromisoformat(values[0])
-        return values
-    except (ValueError, TypeError, json.JSONDecodeError):
+        key, ident = values
+        if sort_col.endswith(("first_seen", "last_seen", ".at")):
+            if key is not None:
+                key = check_year(datetime.fromisoformat(key), "cursor")
+        elif sort_col.endswith("size"):
+            if key is not None and (type(key) is not int or abs(key) > 2**62):
+                raise ValueError
+        elif key is not None and (not isinstance(key, str) or "\x00" in key):
+            raise ValueError
+        if id_col.endswith("seq"):
+            if type(ident) is not int or abs(ident) > 2**62:
+                raise ValueError
+        elif not isinstance(ident, str) or "\x00" in ident:
+            raise ValueError
+        return [key, ident]
+    except (ValueError, TypeError, SearchError, UnicodeError, json.JSONDecodeError):
         raise SearchError("invalid page cursor") from None
 
 
@@ -403,7 +442,7 @@ def _page(conn: psycopg.Connection, table: _Table, conds: list[Cond], query: Que
     limit = max(1, min(int(query.limit), MAX_LIMIT))
     page_conds = list(conds)
     if query.after:
-        last, last_id = _decode_cursor(query.after, col_text)
+        last, last_id = _decode_cursor(query.after, col_text, idcol_text)
         cmp = sql.SQL("<" if desc else ">")
         page_conds.append(
             (sql.SQL("({}, {}) {} (%s, %s)").format(col, idcol, cmp), [last, last_id])
@@ -448,7 +487,10 @@ def search_emails(conn: psycopg.Connection, query: Query, scope: Scope | None = 
         ids = [index_key(m.strip().strip("<>")) for m in query.message_ids]
         conds.append((sql.SQL("e.message_id = ANY(%s)"), [ids]))
     conds += _conditions(query.filters, EMAIL_FIELDS)
-    return _page(conn, _EMAILS, conds, query)
+    page = _page(conn, _EMAILS, conds, query)
+    for item in page.items:  # only the recipients in scope (see scope.visible_email)
+        item["doc"] = visible_email(scope, item["doc"])
+    return page
 
 
 def search_rejects(conn: psycopg.Connection, query: Query, scope: Scope | None = None) -> Page:
@@ -476,6 +518,8 @@ def email_detail(
     """Everything about one e-mail: its document (transactions, hops, attempts, rejects),
     related e-mails (NDRs, forwarded copies, same Message-ID) and the raw lines behind it.
     None when it does not exist or the scope hides it."""
+    if "\x00" in email_id:  # no ID has one, and PostgreSQL text cannot carry it
+        return None
     found, params = where([(sql.SQL("e.id = %s"), [email_id]), *email_conditions(scope)])
     with conn.cursor(row_factory=dict_row) as cur:
         row = cur.execute(
@@ -533,4 +577,5 @@ def email_detail(
             line[k] = line[k].isoformat() if line[k] else None
     for r in related:
         r["first_seen"] = r["first_seen"].isoformat() if r["first_seen"] else None
-    return {"email": doc, "related": related, "lines": lines}
+    # Inside the e-mail, a recipient-scoped user sees only their recipients and lines.
+    return visible_detail(scope, {"email": doc, "related": related, "lines": lines})

@@ -17,7 +17,15 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from else_core.queueid import valid_queue_id
-from else_core.search import EMAIL_SORTS, Filter, Query, SearchError, parse_time
+from else_core.search import (
+    EMAIL_SORTS,
+    YEAR_RANGE,
+    Filter,
+    Query,
+    SearchError,
+    check_year,
+    parse_time,
+)
 
 ADDRESS = re.compile(r"<?([^\s<>@]+@[^\s<>@]+\.[^\s<>@]+)>?")
 DOMAIN = re.compile(r"@?[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
@@ -59,7 +67,17 @@ class Params:
 
 
 def parse_when(text: str, tz: ZoneInfo | None, end: bool = False) -> datetime:
-    """API: ISO 8601, naive = UTC. Pages: a naive value is the user's local time."""
+    """API: ISO 8601, naive = UTC. Pages: a naive value is the user's local time.
+
+    A year outside :data:`else_core.search.MIN_YEAR`..``MAX_YEAR`` is refused
+    (``until=9999-12-31`` used to overflow into a 500)."""
+    try:
+        return check_year(_parse_when(text, tz, end), text.strip()[:40])
+    except OverflowError:
+        raise SearchError(f"time out of range {text.strip()[:40]!r}: {YEAR_RANGE}") from None
+
+
+def _parse_when(text: str, tz: ZoneInfo | None, end: bool) -> datetime:
     text = text.strip()
     if tz is not None and len(text) > 10 and not re.search(r"(Z|[+-]\d\d:?\d\d)$", text):
         try:
@@ -106,8 +124,14 @@ def build_query(params: Params, tz: ZoneInfo | None, fields: dict[str, Any]) -> 
     return q
 
 
-def check_api_params(params: Params, fields: dict[str, Any]) -> None:
-    """The API refuses a parameter it does not know (a typo must not widen a search)."""
+def check_api_params(
+    params: Params, fields: dict[str, Any], sorts: Iterable[str] = EMAIL_SORTS
+) -> None:
+    """The API refuses a parameter it does not know (a typo must not widen a search),
+    and a sort it does not offer (the pages fall back to the newest first instead)."""
+    sort = params.get("sort")
+    if sort and sort.removeprefix("-") not in sorts:
+        raise SearchError(f"unknown sort {sort[:40]!r}: use one of {', '.join(sorts)}")
     known = {"since", "until", "limit", "cursor", "sort", "message_ids"}
     known |= set(fields) | {f"{name}_op" for name in fields}
     unknown = sorted(params.names() - known)

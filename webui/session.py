@@ -27,7 +27,47 @@ from webui.context import Ctx, Settings, env_of, json_response
 from webui.security import COOKIE, SessionCodec, csrf_ok, new_csrf
 
 log = logging.getLogger("else.webui")
-ERROR_CODES = (400, 401, 403, 404, 405, 500, 503)
+ERROR_CODES = (400, 401, 403, 404, 405, 413, 414, 429, 500, 503)
+#: The longest parameter value accepted (a pasted list of 1000 Message-IDs fits).
+MAX_VALUE = 100_000
+#: Control characters no parameter may carry (tab, newline and carriage return may:
+#: a pasted list of Message-IDs has them). PostgreSQL text cannot hold NUL at all.
+_CONTROL = frozenset(chr(i) for i in (*range(32), 127)) - {"\t", "\n", "\r"}
+
+
+def bad_input(items: list[tuple[str, str, str]]) -> str | None:
+    """Why one of ``(where, name, value)`` is refused, or None. Values are the raw
+    latin-1 strings of the WSGI layer; valid UTF-8 is checked here, so that nothing
+    downstream sees replacement characters or NUL bytes (which PostgreSQL refuses)."""
+    for where, name, raw in items:
+        for what, text in (("name", name), ("value", raw)):
+            try:
+                decoded = text.encode("latin1").decode("utf-8")
+            except UnicodeError:
+                return f"{where} parameter {what} is not valid UTF-8"
+            if len(decoded) > MAX_VALUE:
+                return (
+                    f"{where} parameter {name[:40]!r} is too long (at most {MAX_VALUE} characters)"
+                )
+            if not _CONTROL.isdisjoint(decoded):
+                return f"{where} parameter {name[:40]!r} contains a control character (NUL...)"
+    return None
+
+
+def _check_input(kwargs: dict[str, Any]) -> None:
+    """400 for a NUL byte, a control character, invalid UTF-8 or a huge value anywhere
+    in the request's parameters or path, before any handler or query sees it."""
+    items = [("query", k, v) for k, v in request.query.allitems()]
+    if request.method not in ("GET", "HEAD"):
+        items += [("form", k, v) for k, v in request.forms.allitems()]
+    # Path arguments are already decoded text (bottle refuses a path that is not UTF-8).
+    path = [
+        ("path", k, str(v).encode("utf-8", "surrogatepass").decode("latin1"))
+        for k, v in kwargs.items()
+    ]
+    why = bad_input(items + path)
+    if why:
+        raise HTTPError(400, why)
 
 
 def _is_api(rule: str) -> bool:
@@ -67,6 +107,7 @@ class SessionPlugin:
             c = Ctx(self.settings, session, dirty=fresh)
             request.environ["else.ctx"] = c
             try:
+                _check_input(kwargs)
                 if need != "none":
                     self._require(c, need, api=_is_api(rt.rule))
                 if request.method not in ("GET", "HEAD"):

@@ -96,6 +96,8 @@ def build_query(args: argparse.Namespace) -> Query:
         for f in filters:
             if f.field not in REJECT_FIELDS:
                 raise SearchError(f"--rejects: cannot filter on {f.field}")
+    if args.limit < 1:
+        raise SearchError(f"--limit must be at least 1 (got {args.limit})")
     message_ids: list[str] = []
     for f in list(filters):  # several Message-IDs at once: comma-separated
         if f.field == "message_id" and f.op == "equals" and "," in str(f.value):

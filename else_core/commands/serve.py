@@ -29,15 +29,20 @@ WEB_GROUP, WEB_NAME = "else.web", "app"
 
 class ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
     daemon_threads = True
+    # socketserver's default backlog of 5 resets the connections of a burst of 30
+    # browsers or API clients instead of letting them wait their turn.
+    request_queue_size = 128
 
 
 class QuietHandler(WSGIRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         # The path only, never the query string (it may hold search terms or cursors).
-        sys.stderr.write(
-            f"{self.address_string()} {self.command} {self.path.split('?')[0]} "
-            f"{args[1] if len(args) > 1 else ''}\n"
-        )
+        # A malformed request line leaves command and path None (or unset): log it
+        # as "-" instead of a traceback.
+        path = str(getattr(self, "path", None) or "-").split("?")[0]
+        command = getattr(self, "command", None) or "-"
+        shown = "".join(ch if ch.isprintable() else "?" for ch in f"{command} {path[:200]}")
+        sys.stderr.write(f"{self.address_string()} {shown} {args[1] if len(args) > 1 else ''}\n")
 
 
 def is_loopback(host: str) -> bool:

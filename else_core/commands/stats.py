@@ -8,7 +8,7 @@ from typing import Any
 
 from else_core import config
 from else_core.db import connect, errors
-from else_core.search import parse_time
+from else_core.search import SearchError, parse_time
 from else_core.stats import BUCKETS, RENDERERS, StatsQuery, compute
 
 
@@ -25,6 +25,8 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.top < 1:
+        raise SearchError(f"--top must be at least 1 (got {args.top})")
     q = StatsQuery(
         since=parse_time(args.since) if args.since else None,
         until=parse_time(args.until, end=True) if args.until else None,

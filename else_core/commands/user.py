@@ -60,6 +60,12 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     tok = sub.add_parser("token", help="create an API token for a user (printed once)")
     tok.add_argument("name")
     tok.add_argument("--name", dest="token_name", default="api", metavar="N", help="a label")
+    tok.add_argument(
+        "--days",
+        type=int,
+        default=accounts.TOKEN_DAYS,
+        help=f"valid for N days (default {accounts.TOKEN_DAYS}, at most {accounts.MAX_TOKEN_DAYS})",
+    )
     tok.set_defaults(func=cmd_token)
 
     tl = sub.add_parser("tokens", help="list API tokens (prefixes only)")
@@ -78,6 +84,14 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     ga.add_argument("group")
     ga.add_argument("--description")
     ga.set_defaults(func=cmd_group_add)
+    gt = gsub.add_parser(
+        "trust",
+        help="when the group's domains count on the sender side: trusted (only SASL or the"
+        " group's networks; the default for new groups) or any (MAIL FROM can be forged)",
+    )
+    gt.add_argument("group")
+    gt.add_argument("value", choices=accounts.SENDER_TRUST)
+    gt.set_defaults(func=cmd_group_trust)
     gd = gsub.add_parser("del", help="delete a group")
     gd.add_argument("group")
     gd.set_defaults(func=cmd_group_del)
@@ -88,10 +102,10 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         gb = gsub.add_parser(
             verb,
             help=f"{'add to' if verb == 'bind' else 'remove from'} a group: a user, "
-            "server, domain or address",
+            "server, domain, address or network (CIDR)",
         )
         gb.add_argument("group")
-        gb.add_argument("kind", choices=("user", "server", "domain", "address"))
+        gb.add_argument("kind", choices=("user", "server", "domain", "address", "network"))
         gb.add_argument("value")
         gb.set_defaults(func=cmd_group_bind, verb=verb)
 
@@ -208,8 +222,15 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_token(args: argparse.Namespace) -> int:
     with _conn(args) as conn:
-        token = accounts.create_token(conn, args.name, args.token_name)
-        accounts.audit(conn, "elsectl", "token.create", args.name, detail={"name": args.token_name})
+        days = accounts.token_days(args.days)
+        token = accounts.create_token(conn, args.name, args.token_name, days=days)
+        accounts.audit(
+            conn,
+            "elsectl",
+            "token.create",
+            args.name,
+            detail={"name": args.token_name, "days": days},
+        )
     print(token)
     return 0
 
@@ -217,9 +238,14 @@ def cmd_token(args: argparse.Namespace) -> int:
 def cmd_tokens(args: argparse.Namespace) -> int:
     with _conn(args) as conn:
         for t in accounts.list_tokens(conn, args.name):
-            state = "revoked" if t.revoked else "active"
+            expired = t.expires_at is not None and t.expires_at < accounts.now()
+            state = "revoked" if t.revoked else "expired" if expired else "active"
             used = t.last_used.isoformat(timespec="seconds") if t.last_used else "never"
-            print(f"{t.username:<24} {t.prefix}  {t.name:<16} {state:<8} last used {used}")
+            ends = t.expires_at.isoformat(timespec="seconds") if t.expires_at else "never"
+            print(
+                f"{t.username:<24} {t.prefix}  {t.name:<16} {state:<8} expires {ends}"
+                f"  last used {used}"
+            )
     return 0
 
 
@@ -236,6 +262,14 @@ def cmd_group_add(args: argparse.Namespace) -> int:
         accounts.add_group(conn, args.group, args.description)
         accounts.audit(conn, "elsectl", "group.add", args.group)
     print(f"group {args.group} created")
+    return 0
+
+
+def cmd_group_trust(args: argparse.Namespace) -> int:
+    with _conn(args) as conn:
+        accounts.set_sender_trust(conn, args.group, args.value)
+        accounts.audit(conn, "elsectl", "group.trust", args.group, detail={"value": args.value})
+    print(f"group {args.group}: sender trust {args.value}")
     return 0
 
 
@@ -278,6 +312,8 @@ def cmd_group_list(args: argparse.Namespace) -> int:
                         "members": list(g.members),
                         "servers": list(g.servers),
                         "domains": list(g.domains),
+                        "networks": list(g.networks),
+                        "sender_trust": g.sender_trust,
                         "addresses": list(g.addresses),
                     }
                 )

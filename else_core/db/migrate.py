@@ -42,6 +42,8 @@ WEB_TABLES = (
     "api_tokens",
     "search_history",
     "saved_searches",
+    "login_throttle",
+    "group_networks",
 )
 
 #: (role, privileges, objects); objects are table names unless marked.

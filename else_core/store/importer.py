@@ -39,9 +39,10 @@ from else_core.envelope import (
     resolve_tz,
 )
 from else_core.errors import ElseError
+from else_core.model import Email, Reject
 from else_core.parser import parse
-from else_core.reader import ReadStats
-from else_core.store.writer import StoreWriter
+from else_core.reader import READ_ERRORS, ReadStats
+from else_core.store.writer import StoreWriter, copy_statement
 
 RAW_COLUMNS = (
     "id",
@@ -120,7 +121,7 @@ def _open_binary(path: str) -> tuple[IO[bytes], IO[bytes]]:
 
 
 def _text(stream: IO[bytes]) -> io.TextIOWrapper:
-    return io.TextIOWrapper(stream, encoding="utf-8", errors="replace", newline="\n")  # type: ignore[arg-type]
+    return io.TextIOWrapper(stream, encoding="utf-8", errors="replace", newline="\n")
 
 
 def fingerprint(path: str) -> str:
@@ -153,7 +154,7 @@ def _first_stamp(path: str, year: int | None, tz: tzinfo) -> tuple[datetime | No
                 parsed = EnvelopeParser(clock).split(line.rstrip("\n"), 0)
                 if parsed.ts is not None:
                     return parsed.ts, file_year
-        except (OSError, EOFError) as exc:
+        except READ_ERRORS as exc:
             raise ElseError(f"{path}: read error: {exc}") from None
     return None, year
 
@@ -197,7 +198,9 @@ class _Ids:
         conn = self.conn
         conn.execute("SELECT pg_advisory_lock(%s)", (self.LOCK,))
         try:
-            start = conn.execute("SELECT nextval('raw_import_id_seq')").fetchone()[0]
+            row = conn.execute("SELECT nextval('raw_import_id_seq')").fetchone()
+            assert row is not None  # nextval always returns a row
+            start = int(row[0])
             conn.execute("SELECT setval('raw_import_id_seq', %s)", (start + n - 1,))
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (self.LOCK,))
@@ -257,7 +260,7 @@ class _Sink:
         self.error: BaseException | None = None
         self._q: queue.Queue[tuple[int, Any]] = queue.Queue(maxsize=QUEUE_DEPTH)
         self._copy: list[Any] = []  # [context manager, Copy] while a raw COPY is open
-        self._copy_sql = f"COPY raw_events ({', '.join(RAW_COLUMNS)}) FROM STDIN"
+        self._copy_sql = copy_statement("raw_events", RAW_COLUMNS)
         self._thread = threading.Thread(target=self._run, name="else-import-db", daemon=True)
         self._thread.start()
 
@@ -276,7 +279,9 @@ class _Sink:
         """Make the raw partition of a UTC day (ordinal) before its lines."""
         self._put(_PARTITION, day)
 
-    def write(self, records: list, failed: list[tuple[int, str, Exception]]) -> None:
+    def write(
+        self, records: list[Email | Reject], failed: list[tuple[int, str, Exception]]
+    ) -> None:
         """Correlated records and the lines the parser/correlator raised on."""
         self._put(_WRITE, (records, failed))
 
@@ -355,7 +360,7 @@ class _Sink:
 _RAW, _PARTITION, _WRITE, _RESERVE, _STOP = range(5)
 
 
-def import_files(
+def import_files(  # noqa: PLR0913 - the public entry point: keyword options of the command
     conn: psycopg.Connection,
     paths: list[str],
     year: int | None = None,
@@ -377,10 +382,9 @@ def import_files(
     with conn.transaction():
         writer = StoreWriter(conn, source="import")
         sink = _Sink(conn, writer, _Ids(conn))
+        run = _ImportRun(conn, tz, host, corr, writer, sink, result, progress, on_batch)
         try:
-            _import_all(
-                conn, ordered, prints, tz, host, corr, writer, sink, result, progress, on_batch
-            )
+            _import_all(run, ordered, prints)
         finally:
             sink.close()
         result.emails = writer.stats.emails
@@ -392,22 +396,29 @@ def import_files(
     return result
 
 
+@dataclass
+class _ImportRun:
+    """What every file of one `elsectl import` shares: the connection, the correlator and
+    the database thread, the counters, and how far the run has come."""
+
+    conn: psycopg.Connection
+    tz: tzinfo
+    host: str | None  # --host: the host name every line is filed under
+    corr: Correlator
+    writer: StoreWriter
+    sink: _Sink
+    result: ImportResult
+    progress: Progress
+    on_batch: Callable[[int], None] | None
+    days: set[int] = field(default_factory=set)  # UTC days (ordinals) with a partition
+    done_bytes: int = 0  # of the files before the current one
+
+
 def _import_all(
-    conn: psycopg.Connection,
-    ordered: list[tuple[str, int | None]],
-    prints: dict[str, str],
-    tz: tzinfo,
-    host: str | None,
-    corr: Correlator,
-    writer: StoreWriter,
-    sink: _Sink,
-    result: ImportResult,
-    progress: Progress,
-    on_batch: Callable[[int], None] | None,
+    run: _ImportRun, ordered: list[tuple[str, int | None]], prints: dict[str, str]
 ) -> None:
     """Every file in time order, then what the correlator still holds at the end."""
-    days: set[int] = set()  # UTC days (ordinals) with a partition
-    done_bytes = 0
+    conn, host, sink, result = run.conn, run.host, run.sink, run.result
     for path, file_year in ordered:
         fres = FileResult(path)
         result.files.append(fres)
@@ -419,32 +430,18 @@ def _import_all(
         ).fetchone()
         if row is None:
             fres.skipped = True
-            done_bytes += os.path.getsize(path)
+            run.done_bytes += os.path.getsize(path)
             continue
         import_id = row[0]
-        writer.import_id = import_id
-        first_ts, last_ts = _import_one(
-            path,
-            file_year,
-            tz,
-            host,
-            import_id,
-            corr,
-            sink,
-            days,
-            result,
-            fres,
-            progress,
-            done_bytes,
-            on_batch,
-        )
+        run.writer.import_id = import_id
+        first_ts, last_ts = _import_one(run, path, file_year, import_id, fres)
         sink.sync()
-        done_bytes += os.path.getsize(path)
+        run.done_bytes += os.path.getsize(path)
         conn.execute(
             "UPDATE import_files SET lines = %s, first_ts = %s, last_ts = %s WHERE id = %s",
             (fres.lines, first_ts, last_ts, import_id),
         )
-    sink.write(corr.finish(), [])
+    sink.write(run.corr.finish(), [])
     sink.sync()
 
 
@@ -461,19 +458,7 @@ def _copy_text(value: str) -> str:
 
 
 def _import_one(
-    path: str,
-    file_year: int | None,
-    tz: tzinfo,
-    host: str | None,
-    import_id: int,
-    corr: Correlator,
-    sink: _Sink,
-    days: set[int],
-    result: ImportResult,
-    fres: FileResult,
-    progress: Progress,
-    done_bytes: int,
-    on_batch: Callable[[int], None] | None,
+    run: _ImportRun, path: str, file_year: int | None, import_id: int, fres: FileResult
 ) -> tuple[datetime | None, datetime | None]:
     """Read, parse, correlate one file; raw lines go to the database thread as COPY text.
 
@@ -481,6 +466,9 @@ def _import_one(
     psycopg's per-row adaptation costs as much as the parser; they are handed over in
     chunks and the database thread (:class:`_Sink`) keeps one COPY open across them, so
     the server stores lines and the previous batch's e-mails while this thread parses."""
+    # Locals, not attribute look-ups, in the loop below.
+    tz, host, corr, sink, result = run.tz, run.host, run.corr, run.sink, run.result
+    days, progress, on_batch, done_bytes = run.days, run.progress, run.on_batch, run.done_bytes
     stats = result.stats
     stats.files += 1
     buf: list[str] = []
@@ -572,7 +560,7 @@ def _import_one(
                         fres.lines = n
                         flush()
                         progress.update(done_bytes + raw.tell(), result.lines)
-        except (OSError, EOFError) as exc:
+        except READ_ERRORS as exc:
             raise ElseError(f"{path}: read error after line {n}: {exc}") from None
     fres.lines = n
     flush()

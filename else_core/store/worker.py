@@ -30,8 +30,10 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import FrameType
+from typing import Any
 
 import psycopg
+from psycopg import sql
 
 from else_core.correlate import Correlator
 from else_core.db import RAW_CHANNEL, connect
@@ -116,9 +118,11 @@ class Worker:
             "INSERT INTO ingest_state (name) VALUES (%s) ON CONFLICT (name) DO NOTHING",
             (STATE_NAME,),
         )
-        cursor, blob = conn.execute(
+        row = conn.execute(
             "SELECT cursor, state FROM ingest_state WHERE name = %s", (STATE_NAME,)
         ).fetchone()
+        assert row is not None  # inserted just above, in the same transaction
+        cursor, blob = row
         if blob is not None:
             state = pickle.loads(blob)  # noqa: S301 - our own checkpoint, written by this code
             if isinstance(state, State) and state.version == STATE_VERSION:
@@ -165,7 +169,7 @@ class Worker:
         self.lines += len(rows)
         return len(rows)
 
-    def _contiguous(self, cursor: int, rows: list[tuple]) -> list[tuple]:
+    def _contiguous(self, cursor: int, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
         """The rows up to the first id gap, unless that gap has outlived ``gap_wait``."""
         expected = cursor + 1
         for i, row in enumerate(rows):
@@ -193,11 +197,12 @@ class Worker:
         signal.signal(signal.SIGTERM, self._signal)
         signal.signal(signal.SIGINT, self._signal)
         with connect(self.dsn) as conn, connect(self.dsn, autocommit=True) as listener:
-            locked = conn.execute("SELECT pg_try_advisory_lock(%s)", (LOCK_KEY,)).fetchone()[0]
+            got = conn.execute("SELECT pg_try_advisory_lock(%s)", (LOCK_KEY,)).fetchone()
+            locked = bool(got and got[0])
             conn.commit()
             if not locked:
                 raise ElseError("another ingest worker is already running on this database")
-            listener.execute(f"LISTEN {RAW_CHANNEL}")
+            listener.execute(sql.SQL("LISTEN {}").format(sql.Identifier(RAW_CHANNEL)))
             with conn.transaction():
                 state = self.load(conn)
             log.info("ingest worker starting at raw id %d", state.cursor)

@@ -16,11 +16,12 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import psycopg
+from psycopg import sql
 
 from else_core.db import is_connection_error
 from else_core.model import Email, Reject
@@ -166,9 +167,9 @@ def _element(v: object) -> str:
 def _field(v: object) -> str:
     if v is None:
         return "\\N"
+    if isinstance(v, str):
+        return v.translate(_ESCAPE) if _SPECIAL.search(v) else v
     t = type(v)
-    if t is str:
-        return v.translate(_ESCAPE) if _SPECIAL.search(v) else v  # type: ignore[union-attr]
     if t is bool:
         return "t" if v else "f"
     if t is int or t is float:  # exact types: bool is an int too
@@ -180,7 +181,14 @@ def _field(v: object) -> str:
     return _field(str(v))
 
 
-def _line(values: tuple) -> str:
+def copy_statement(table: str, columns: tuple[str, ...]) -> sql.Composed:
+    """``COPY table (columns) FROM STDIN`` with the names quoted as identifiers."""
+    return sql.SQL("COPY {} ({}) FROM STDIN").format(
+        sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns))
+    )
+
+
+def _line(values: tuple[object, ...]) -> str:
     return "\t".join([_field(v) for v in values]) + "\n"
 
 
@@ -200,7 +208,7 @@ def _ts(v: datetime | None) -> str:
     return "\\N" if v is None else v.isoformat()
 
 
-def _numbers(v: list | tuple | None) -> str:
+def _numbers(v: list[int] | list[float] | tuple[float, ...] | None) -> str:
     """A nullable array of numbers (raw ids, delays) for COPY."""
     if v is None:
         return "\\N"
@@ -433,15 +441,17 @@ class StoreWriter:
     def _delete(self, ids: list[str]) -> None:
         cur = self.conn.cursor()
         for table in CHILD_TABLES:
-            # table names are constants above
-            cur.execute(f"DELETE FROM {table} WHERE email_id = ANY(%s)", (ids,))
+            cur.execute(
+                sql.SQL("DELETE FROM {} WHERE email_id = ANY(%s)").format(sql.Identifier(table)),
+                (ids,),
+            )
         cur.execute("DELETE FROM emails WHERE id = ANY(%s)", (ids,))
         self.stats.deleted += cur.rowcount
 
     def _copy_emails(self, emails: list[Email]) -> list[tuple[Reject, str | None]]:
         """COPY the e-mails and their children; returns their rejects for the caller."""
         email_rows, tx_rows, rcpt_rows, del_rows, email_rejects = _format_emails(emails)
-        with self.conn.cursor().copy(f"COPY emails ({', '.join(EMAIL_COLUMNS)}) FROM STDIN") as cp:
+        with self.conn.cursor().copy(copy_statement("emails", EMAIL_COLUMNS)) as cp:
             _write_chunked(cp, email_rows)
         self._copy_lines("transactions", TX_COLUMNS, tx_rows)
         self._copy_lines("email_recipients", RCPT_COLUMNS, rcpt_rows)
@@ -452,14 +462,16 @@ class StoreWriter:
         if not lines:
             return
         self.stats.rows[table] = self.stats.rows.get(table, 0) + len(lines)
-        with self.conn.cursor().copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        with self.conn.cursor().copy(copy_statement(table, columns)) as copy:
             _write_chunked(copy, lines)
 
-    def _copy(self, table: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
+    def _copy(
+        self, table: str, columns: tuple[str, ...], rows: Sequence[tuple[object, ...]]
+    ) -> None:
         if not rows:
             return
         self.stats.rows[table] = self.stats.rows.get(table, 0) + len(rows)
-        with self.conn.cursor().copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        with self.conn.cursor().copy(copy_statement(table, columns)) as copy:
             copy.write("".join([_line(row) for row in rows]))
 
     def _copy_rejects(self, pairs: list[tuple[Reject, str | None]]) -> None:

@@ -24,6 +24,7 @@ def install(app: Bottle) -> None:
             default_tz=settings.default_tz,
             groups=accounts.list_groups(c.db, c.user.id),
             tokens=accounts.list_tokens(c.db, c.user.username),
+            now=accounts.now(),
         )
 
     @app.post("/account/password")

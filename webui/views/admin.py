@@ -17,6 +17,10 @@ from else_core import servers as servers_mod
 from webui.context import csv_response, ctx, f, q, render, settings_of
 
 AUDIT_PAGE = 200
+TRUST_WORDS = {
+    "trusted": "only for authenticated mail or mail from the group's networks",
+    "any": "for every e-mail (MAIL FROM can be forged)",
+}
 
 
 def me() -> str:
@@ -49,6 +53,9 @@ def install(app: Bottle) -> None:
             locked=locked,
             groups=accounts.list_groups(c.db),
             tokens=accounts.list_tokens(c.db),
+            token_days=accounts.TOKEN_DAYS,
+            max_token_days=accounts.MAX_TOKEN_DAYS,
+            now=accounts.now(),
         )
 
     @app.post("/admin/users", auth="admin")
@@ -71,7 +78,7 @@ def install(app: Bottle) -> None:
         c = ctx()
         if what == "password":
             accounts.set_password(c.db, name, f("password"))
-            c.flash(f"Password of {name} set; the account is unlocked.")
+            c.flash(f"Password of {name} set; the account is unlocked, its API tokens revoked.")
         elif what == "unlock":
             accounts.unlock(c.db, name)
             c.flash(f"{name} unlocked.")
@@ -88,8 +95,9 @@ def install(app: Bottle) -> None:
             )
             c.flash(f"User {name} updated.")
         elif what == "token":
-            token = accounts.create_token(c.db, name, f("name") or "api")
-            audit("token.create", name, {"name": f("name") or "api"})
+            days = accounts.token_days(f("days"))
+            token = accounts.create_token(c.db, name, f("name") or "api", days=days)
+            audit("token.create", name, {"name": f("name") or "api", "days": days})
             response.set_header("Cache-Control", "no-store")
             return render("token.html", username=name, token=token)
         elif what == "revoke":
@@ -111,6 +119,7 @@ def install(app: Bottle) -> None:
             groups=accounts.list_groups(c.db),
             users=accounts.list_users(c.db),
             servers=known,
+            trust_words=TRUST_WORDS,
         )
 
     @app.post("/admin/groups", auth="admin")
@@ -132,6 +141,10 @@ def install(app: Bottle) -> None:
         elif what == "unbind":
             accounts.group_remove(c.db, name, kind, value)
             c.flash(f"Group {name}: removed {kind} {value}.")
+        elif what == "trust":
+            value = accounts.set_sender_trust(c.db, name, value)
+            kind = "sender_trust"
+            c.flash(f"Group {name}: senders count {TRUST_WORDS[value]}.")
         elif what == "delete":
             accounts.delete_group(c.db, name)
             c.flash(f"Group {name} deleted.")

@@ -14,6 +14,7 @@ from else_core import stats
 from else_core.search import (
     EMAIL_FIELDS,
     REJECT_FIELDS,
+    REJECT_SORTS,
     email_detail,
     search_emails,
     search_rejects,
@@ -56,7 +57,7 @@ def install(app: Bottle) -> None:
     def api_rejects() -> str:
         c = ctx()
         params = Params(request_items())
-        check_api_params(params, REJECT_FIELDS)
+        check_api_params(params, REJECT_FIELDS, REJECT_SORTS)
         query = build_query(params, None, REJECT_FIELDS)
         query.sort = "-time"
         page = search_rejects(c.db, query, c.scope)

@@ -10,10 +10,27 @@ from else_core import accounts
 from webui.context import HERE, TIMEZONES_SET, ctx, f, q, render, settings_of
 from webui.security import new_csrf
 
+#: app.config key of the accounts.LoginLimits in force (tests set stricter or looser ones)
+LIMITS_KEY = "else.login_limits"
+WRONG = "Wrong user name or password."
+THROTTLED = (
+    "Too many log-in attempts from your address for this name or in all. Wait a few"
+    " minutes and try again, or ask an administrator."
+)
+
 
 def safe_next(value: str) -> str:
-    """Only a local path: no open redirect to another site."""
-    if value.startswith("/") and not value.startswith("//") and "\\" not in value:
+    """Only a local path: no open redirect to another site.
+
+    Browsers drop tabs and newlines from URLs (``/\t/host`` becomes ``//host``, another
+    site) and treat ``\\`` like ``/``; a newline in a Location header is also a header
+    injection. So any whitespace, control character or backslash makes it "no next page".
+    """
+    if (
+        value.startswith("/")
+        and not value.startswith("//")
+        and not any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 or ch == "\\" for ch in value)
+    ):
         return value[:2000]
     return ""
 
@@ -39,15 +56,21 @@ def install(app: Bottle) -> None:
     @app.post("/login", auth="none")
     def login() -> Any:
         c = ctx()
+        # REMOTE_ADDR, not bottle's remote_addr: that one believes X-Forwarded-For, which
+        # any client can send to get a fresh address for every guess.
         result = accounts.authenticate(
-            c.db, f("username"), f("password"), source=request.remote_addr
+            c.db,
+            f("username"),
+            f("password"),
+            source=request.environ.get("REMOTE_ADDR") or "",
+            limits=app.config.get(LIMITS_KEY),
         )
         if result.user is None:
-            msg = {
-                "locked": "This account is locked for a few minutes after too many failed"
-                " log-ins. Try again later or ask an administrator.",
-            }.get(result.reason, "Wrong user name or password.")
-            response.status = 401 if result.reason != "locked" else 429
+            # The same answers for real and unknown names: the throttle counts both alike.
+            msg = THROTTLED if result.reason in ("locked", "busy") else WRONG
+            response.status = 429 if result.reason in ("locked", "busy") else 401
+            if response.status_code == 429:
+                response.set_header("Retry-After", str(accounts.LOCK_SECONDS))
             return render("login.html", next=safe_next(f("next")), error=msg)
         # The zone saved on the account wins over the browser's guess sent with the form.
         tz = result.user.timezone or f("tz")

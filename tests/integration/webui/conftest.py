@@ -38,6 +38,7 @@ from else_core.config import Config  # noqa: E402
 from else_core.store.importer import import_files  # noqa: E402
 from tests.integration.store.conftest import pg_cluster  # noqa: E402, F401 - the store's fixture
 from webui import create_app  # noqa: E402
+from webui.views.auth import LIMITS_KEY  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 HOSTILE = HERE / "hostile.log"
@@ -118,6 +119,11 @@ def web_db(pg_cluster) -> Iterator[WebDB]:  # noqa: F811
         accounts.add_group(conn, "beta")
         accounts.group_add(conn, "beta", "user", "bob")
         accounts.group_add(conn, "beta", "domain", "beta.example")
+        # Groups as they were before sender trust existed (an upgrade keeps them on
+        # "any"): these tests see tenants' outgoing mail by its sender alone.
+        # test_sender_trust.py covers the "trusted" default of new groups.
+        for group in ("alpha", "beta"):
+            accounts.set_sender_trust(conn, group, "any")
     yield db
     pg_cluster.drop_db(name)
 
@@ -167,6 +173,8 @@ def serving(app) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def base_url(web_db, web_config) -> Iterator[str]:
     app = create_app(web_config, dsn=web_db.dsn("else_web"), secret=b"s" * 32, secure_cookies=False)
+    # Every test logs in from 127.0.0.1: the per-address limit is tested on its own app.
+    app.config[LIMITS_KEY] = accounts.LoginLimits(address_failures=100_000)
     with serving(app) as url:
         yield url
 

@@ -33,6 +33,7 @@ class Client:
     base: str
     cookies: dict[str, str] = field(default_factory=dict)
     csrf: str | None = None
+    source: str | None = None  # the client's own loopback address (127.x.y.z), if not the default
 
     def request(
         self,
@@ -43,7 +44,12 @@ class Client:
         cookies: bool = True,
     ) -> Response:
         url = urllib.parse.urlsplit(self.base)
-        conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
+        conn = http.client.HTTPConnection(
+            url.hostname,
+            url.port,
+            timeout=60,
+            source_address=(self.source, 0) if self.source else None,
+        )
         hdrs = dict(headers or {})
         if cookies and self.cookies:
             hdrs["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
