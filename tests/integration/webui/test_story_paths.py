@@ -51,7 +51,7 @@ def story_site(pg_cluster, web_config, tmp_path_factory) -> Iterator[tuple[WebDB
         accounts.add_user(conn, "carol", PASSWORD, is_admin=False)
         accounts.add_group(conn, "orgs")
         accounts.group_add(conn, "orgs", "user", "carol")
-        accounts.group_add(conn, "orgs", "domain", "example.org")
+        accounts.group_add(conn, "orgs", "domain", "remote.example")  # the recipient
         audit_id = record_control(
             conn,
             actor="admin",
