@@ -46,7 +46,7 @@ log = logging.getLogger("else.ingest")
 
 STATE_NAME = "live"
 LOCK_KEY = 0x454C5349  # one worker per database
-STATE_VERSION = 2  # 2: the correlator keeps dirty and aging maps (flat cost per line)
+STATE_VERSION = 3  # 3: retry waits, greylisting memory, refused RCPTs per session (2: dirty, aging)
 
 
 @dataclass

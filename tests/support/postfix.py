@@ -390,26 +390,35 @@ class TempfailMilter:
     SCRIPT = Path(__file__).resolve().with_name("tempfail_milter.py")
     PYTHON = "/usr/bin/python3"
 
-    def __init__(self, port: int | None = None) -> None:
-        self.port = port or free_port()
+    def __init__(self) -> None:
+        self.port = 0  # chosen at start
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> TempfailMilter:
-        self.proc = subprocess.Popen(
-            [self.PYTHON, str(self.SCRIPT), str(self.port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        proc = self.proc
+    def start(self, tries: int = 5) -> TempfailMilter:
+        """Start it on a free port. Other test runs on this machine may take the port
+        between our pick and the milter's bind, so the listener must be our process's
+        (Postfix once talked to someone else's server there); else try another port."""
+        errors = []
+        for _ in range(tries):
+            self.port = free_port()
+            proc = subprocess.Popen(
+                [self.PYTHON, str(self.SCRIPT), str(self.port)],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
 
-        def up() -> bool:
-            if proc.poll() is not None:
-                err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-                raise RuntimeError(f"the test milter exited {proc.returncode}: {err.strip()}")
-            return _listening(self.port)
+            def up(proc: subprocess.Popen[bytes] = proc) -> str:
+                if proc.poll() is not None:
+                    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+                    return f"exited {proc.returncode}: {err.strip()[-300:]}"
+                return "ok" if _listening_pid(self.port, proc.pid) else ""
 
-        wait_until(up, 20, f"the test milter on 127.0.0.1:{self.port}")
-        return self
+            outcome = wait_until(up, 20, f"the test milter on 127.0.0.1:{self.port}")
+            if outcome == "ok":
+                self.proc = proc
+                return self
+            errors.append(f"port {self.port}: {outcome}")
+        raise RuntimeError(f"the test milter did not start: {errors}")
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -420,6 +429,27 @@ class TempfailMilter:
                 self.proc.kill()
                 self.proc.wait(10)
         self.proc = None
+
+
+def _listening_pid(port: int, pid: int) -> bool:
+    """Whether process ``pid`` is the one listening on 127.0.0.1:``port``."""
+    want = f"0100007F:{port:04X}"
+    with open("/proc/net/tcp") as fh:
+        inodes = {
+            fields[9]
+            for fields in (line.split() for line in fh.readlines()[1:])
+            if fields[1] == want and fields[3] == "0A"
+        }
+    if not inodes:
+        return False
+    fd_dir = Path(f"/proc/{pid}/fd")
+    with contextlib.suppress(OSError):
+        for fd in fd_dir.iterdir():
+            with contextlib.suppress(OSError):
+                link = os.readlink(fd)
+                if link.startswith("socket:[") and link[8:-1] in inodes:
+                    return True
+    return False
 
 
 def _listening(port: int, address: str = "127.0.0.1") -> bool:

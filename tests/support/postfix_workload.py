@@ -280,6 +280,7 @@ class Workload:
     def run(self) -> Workload:
         started = time.monotonic()
         self.sink.start()
+        self.milter.start()  # first: the Postfix configuration names the port it got
         aliases = dict(ALIASES)
         for m in self.messages:
             if is_local(m.sender):
@@ -313,7 +314,6 @@ class Workload:
                 subject = re.escape(_subject(m))
                 pf.header_checks.append(f"/^Subject: {subject}$/ {m.header_action} by the test")
         try:
-            self.milter.start()
             pf.start()
             self._drive(pf)
         except Exception as exc:

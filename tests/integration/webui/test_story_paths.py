@@ -51,11 +51,7 @@ def story_site(pg_cluster, web_config, tmp_path_factory) -> Iterator[tuple[WebDB
         accounts.add_user(conn, "carol", PASSWORD, is_admin=False)
         accounts.add_group(conn, "orgs")
         accounts.group_add(conn, "orgs", "user", "carol")
-        accounts.group_add(conn, "orgs", "domain", "example.org")
-        # carol sees her domain's outgoing mail by its sender, which the lab's unauthenticated
-        # test submissions only show with the pre-trust behaviour (test_sender_trust.py covers
-        # the "trusted" default).
-        accounts.set_sender_trust(conn, "orgs", "any")
+        accounts.group_add(conn, "orgs", "domain", "remote.example")  # the recipient
         audit_id = record_control(
             conn,
             actor="admin",
@@ -122,9 +118,16 @@ def test_refused_recipient_is_in_the_story(story_site):
 
 
 def test_refused_recipient_search_finds_the_email(story_site):
-    _db, url = story_site
+    db, url = story_site
+    with db.connect() as conn:
+        (eid,) = conn.execute(
+            "SELECT id FROM emails WHERE message_id = 'nq-1@c.example'"
+        ).fetchone()
+        others = [r[0] for r in conn.execute("SELECT id FROM emails WHERE id <> %s", (eid,))]
     page = login(url, "admin").get("/search?q=nobody%40mail.example").text
-    assert page.count('href="/email/') == 1
+    # the e-mail (in the results, and as the e-mail its refusal belongs to), and no other
+    assert f'href="/email/{eid}"' in page
+    assert not any(f'href="/email/{other}"' in page for other in others)
 
 
 def test_queue_operations_show_even_before_any_recipient_is_known(story_site):
