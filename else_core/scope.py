@@ -95,6 +95,37 @@ def email_conditions(scope: Scope | None) -> list[Cond]:
     return out
 
 
+def recipient_visibility(scope: Scope | None) -> Cond | None:
+    """Which rows of ``email_recipients r`` a recipient-level search filter may match.
+
+    A user who sees an e-mail only through some of its recipients must not learn about
+    the others by searching for them: a search for another tenant's address, relay or
+    answer would find the shared e-mail and so tell that they got it, although the page
+    hides their names. The filters therefore match only recipients in scope, unless the
+    user sees the e-mail through its sender (then all its recipients are theirs).
+    None: no restriction (administrators, server-only scopes).
+    """
+    if scope is None or scope.unrestricted:
+        return None
+    if scope.domains is None and scope.addresses is None:
+        return None
+    domains, addresses = scope._domains_addresses()
+    sender, sparams = _sender_condition(
+        scope,
+        cond("(e.sender_domain = ANY(%s) OR lower(e.sender) = ANY(%s))"),
+        cond("(e.sasl_username IS NOT NULL OR else_inet(e.client_ip) <<= ANY(%s::cidr[]))"),
+    )
+    mine = cond(
+        "(r.domain = ANY(%s) OR lower(r.address) = ANY(%s) OR lower(r.orig_address) = ANY(%s)"
+        " OR split_part(lower(r.orig_address), '@', 2) = ANY(%s))",
+        domains,
+        addresses,
+        addresses,
+        domains,
+    )
+    return sql.SQL("({} OR {})").format(mine[0], sender), [*mine[1], *sparams]
+
+
 def _sender_condition(scope: Scope, match: Cond, trusted: Cond) -> Cond:
     """The sender side of ``scope``: ``match`` (two placeholders: domains, addresses)
     per rule, AND ``trusted`` (one placeholder: networks) for a trusted-only rule."""

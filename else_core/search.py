@@ -29,6 +29,7 @@ from else_core.scope import (
     Cond,
     Scope,
     email_conditions,
+    recipient_visibility,
     reject_conditions,
     time_range,
     visible_detail,
@@ -217,8 +218,38 @@ def _address_or_domain(
 # operator's form) and put every value into ``params``; ruff's S608 cannot see that.
 
 
+#: Where a recipient subquery may be narrowed to the recipients a scoped user sees
+#: (see scope.recipient_visibility and _with_visibility).
+_VISIBLE = "/*recipients-in-scope*/"
+
+
 def _rcpt_exists(cond: str) -> str:
-    return f"EXISTS (SELECT 1 FROM email_recipients r WHERE r.email_id = e.id AND {cond})"  # noqa: S608 - cond: a builder's literal
+    return f"EXISTS (SELECT 1 FROM email_recipients r WHERE r.email_id = e.id AND {cond}{_VISIBLE})"  # noqa: S608 - cond: a builder's literal
+
+
+def _with_visibility(text: str, params: list[Any], visible: Cond | None) -> Cond:
+    """A builder's condition with each recipient subquery narrowed by ``visible``.
+
+    The builders join literals and append their values in placeholder order, so the
+    narrowing's values go in right after the placeholders written before its mark."""
+    parts = text.split(_VISIBLE)
+    if len(parts) == 1:
+        return sql.SQL(text), params  # a builder's literal
+    if visible is None:
+        return sql.SQL("".join(parts)), params
+    pieces: list[sql.Composable] = []
+    values: list[Any] = []
+    used = 0
+    for i, part in enumerate(parts):
+        n = part.count("%s")
+        values.extend(params[used : used + n])
+        used += n
+        pieces.append(sql.SQL(part))  # a builder's literal
+        if i < len(parts) - 1:
+            pieces += [sql.SQL(" AND "), visible[0]]
+            values.extend(visible[1])
+    values.extend(params[used:])
+    return sql.Composed(pieces), values
 
 
 def _tx_exists(cond: str) -> str:
@@ -374,9 +405,14 @@ EMAIL_SORTS = {
 REJECT_SORTS = {"time": ("j.at", "j.seq")}
 
 
-def _conditions(filters: list[Filter], table: dict[str, tuple[tuple[str, ...], Any]]) -> list[Cond]:
+def _conditions(
+    filters: list[Filter],
+    table: dict[str, tuple[tuple[str, ...], Any]],
+    visible: Cond | None = None,
+) -> list[Cond]:
     """Each filter as a condition. The builders join SQL literals of this module (the
-    field's expression, the operator's form); the value is always a parameter."""
+    field's expression, the operator's form); the value is always a parameter.
+    ``visible`` narrows recipient-level filters (scope.recipient_visibility)."""
     out: list[Cond] = []
     for f in filters:
         entry = table.get(f.field)
@@ -393,7 +429,7 @@ def _conditions(filters: list[Filter], table: dict[str, tuple[tuple[str, ...], A
             raise SearchError(f"{f.field}: the value contains a NUL byte")
         params: list[Any] = []
         text = build(f.op, f.value, params)
-        out.append((sql.SQL(text), params))
+        out.append(_with_visibility(text, params, visible))
     return out
 
 
@@ -558,7 +594,7 @@ def search_emails(conn: psycopg.Connection, query: Query, scope: Scope | None = 
     if query.message_ids:
         ids = [index_key(m.strip().strip("<>")) for m in query.message_ids]
         conds.append((sql.SQL("e.message_id = ANY(%s)"), [ids]))
-    conds += _conditions(query.filters, EMAIL_FIELDS)
+    conds += _conditions(query.filters, EMAIL_FIELDS, recipient_visibility(scope))
     page = _page(conn, _EMAILS, conds, query)
     for item in page.items:  # only the recipients in scope (see scope.visible_email)
         item["doc"] = visible_email(scope, item["doc"])

@@ -110,3 +110,48 @@ def test_the_sender_side_and_administrators_see_every_recipient(shared, viewers,
     assert "outside your scope" not in page.text
     body = viewers[user].api(f"/api/v1/emails/{shared[1]}").json()
     assert len(body["email"]["recipients"]) == 3
+
+
+#: Searches that match only dave's or eve's copy: (field, operator, value).
+OTHERS_SEARCHES = [
+    ("recipient", "equals", "dave@beta.example"),
+    ("recipient", "contains", "eve@"),
+    ("recipient_domain", "equals", "beta.example"),
+    ("relay", "contains", "secret-relay"),
+    ("response", "contains", "beta-internal-ticket-42"),
+    ("status", "equals", "bounced"),
+]
+
+
+def _found(client: Client, field: str, op: str, value: str) -> int:
+    res = client.api(
+        "/api/v1/search",
+        since="2026-03-01",
+        until="2026-03-31",
+        **{field: value, f"{field}_op": op},
+    )
+    assert res.status == 200, res.text
+    return len(res.json()["emails"])
+
+
+@pytest.mark.parametrize("user", ["carol", "alphadom"])
+@pytest.mark.parametrize(("field", "op", "value"), OTHERS_SEARCHES)
+def test_a_recipient_scoped_user_cannot_find_the_email_through_other_recipients(
+    viewers, user, field, op, value
+):
+    """Finding the shared e-mail by dave's address would tell carol that dave got it."""
+    assert _found(viewers[user], field, op, value) == 0
+
+
+@pytest.mark.parametrize("user", ["carol", "alphadom"])
+def test_a_recipient_scoped_user_finds_the_email_through_their_own_recipient(viewers, user):
+    assert _found(viewers[user], "recipient", "equals", "carol@alpha.example") == 1
+    assert _found(viewers[user], "relay", "contains", "store.alpha") == 1
+
+
+@pytest.mark.parametrize("user", ["senderdom", "boss"])
+@pytest.mark.parametrize(("field", "op", "value"), OTHERS_SEARCHES)
+def test_the_sender_side_and_administrators_find_it_through_any_recipient(
+    viewers, user, field, op, value
+):
+    assert _found(viewers[user], field, op, value) == 1
