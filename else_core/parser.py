@@ -19,11 +19,12 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from else_core import queueid
 from else_core.records import Event, LogLine
 
 # Short IDs: hex (time in µs + inode). Long IDs (enable_long_queue_ids): a vowel-free
 # alphabet, >= 10 characters. "NOQUEUE" stands where no queue file exists yet.
-_QID = r"(?:[0-9A-F]{6,}|[0-9BCDFGHJKLMNPQRSTVWXYZbcdfghjklmnpqrstvwxyz]{10,})"
+_QID = queueid.PATTERN  # the one queue-ID grammar (else_core/queueid.py)
 QID_RE = re.compile(_QID + r"\Z")
 _QID_PREFIX = re.compile(r"(" + _QID + r"|NOQUEUE): ")
 
