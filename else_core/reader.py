@@ -9,11 +9,13 @@ from __future__ import annotations
 import gzip
 import io
 import os
+import re
 import sys
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
+from pathlib import Path
 from typing import IO
 
 from else_core.envelope import (
@@ -50,14 +52,22 @@ class ReadStats:
 READ_ERRORS: tuple[type[Exception], ...] = (OSError, EOFError, zlib.error)
 
 
-def open_binary(path: str) -> IO[bytes]:
-    """Open a log as bytes; ``-`` is stdin; ``.gz`` is decompressed; errors name the file."""
+def _is_gzip(path: str, raw: IO[bytes]) -> bool:
+    """Compressed: a ``.gz`` name (a damaged one is then an error, not text), or gzip's
+    magic bytes (rotated logs compressed under another name)."""
+    magic = raw.read(2)
+    raw.seek(0)
+    return path.endswith(".gz") or magic == b"\x1f\x8b"
+
+
+def open_positioned(path: str) -> tuple[IO[bytes], IO[bytes]]:
+    """(the file itself, whose position tells the progress; the stream to read, decompressed
+    if need be); the caller closes the first. Errors name the file."""
     try:
-        if path == "-":
-            return sys.stdin.buffer
-        if path.endswith(".gz"):
-            return gzip.open(path, "rb")  # type: ignore[return-value]
-        return open(path, "rb")
+        raw = open(path, "rb")  # noqa: SIM115 - returned to the caller, who closes it
+        if _is_gzip(path, raw):
+            return raw, gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
+        return raw, raw
     except FileNotFoundError:
         raise ElseError(f"{path}: no such file") from None
     except IsADirectoryError:
@@ -68,27 +78,80 @@ def open_binary(path: str) -> IO[bytes]:
         raise ElseError(f"{path}: {exc.strerror or exc}") from None
 
 
+def open_binary(path: str) -> IO[bytes]:
+    """Open a log as bytes; ``-`` is stdin; compressed logs are decompressed (see
+    :func:`_is_gzip`); errors name the file."""
+    if path == "-":
+        return sys.stdin.buffer
+    raw, stream = open_positioned(path)
+    if stream is raw:
+        return raw
+    raw.close()
+    return gzip.open(path, "rb")  # type: ignore[return-value]  # one object that owns the file
+
+
+def text_of(stream: IO[bytes]) -> io.TextIOWrapper:
+    """A byte stream as text: UTF-8, undecodable bytes replaced, lines split on \\n only."""
+    return io.TextIOWrapper(stream, encoding="utf-8", errors="replace", newline="\n")
+
+
 def open_text(path: str) -> IO[str]:
     """Open a log as text, undecodable bytes replaced (see :func:`open_binary`)."""
-    return io.TextIOWrapper(open_binary(path), encoding="utf-8", errors="replace", newline="\n")
+    return text_of(open_binary(path))
+
+
+def first_stamp(path: str, year: int | None, tz: tzinfo) -> tuple[datetime | None, int | None]:
+    """The first readable time in a file, and the year its classic stamps start in
+    (``year`` if given, else from the file's mtime; None when it has none)."""
+    raw, stream = open_positioned(path)
+    with raw, text_of(stream) as fh:
+        try:
+            for i, line in enumerate(fh):
+                if i >= _PEEK_LINES:
+                    break
+                month = classic_month(line)
+                file_year = year
+                if month is not None and file_year is None:
+                    reference = datetime.fromtimestamp(os.stat(path).st_mtime, tz)
+                    file_year = first_year_for(month, reference)
+                clock = ClassicClock(file_year or datetime.now(tz).year, tz)
+                parsed = EnvelopeParser(clock).split(line.rstrip("\n"), 0)
+                if parsed.ts is not None:
+                    return parsed.ts, file_year
+        except READ_ERRORS as exc:
+            raise ElseError(f"{path}: read error: {exc}") from None
+    return None, year
+
+
+_ROTATED = re.compile(r"\.(\d+)(?:\.gz)?$")
+
+
+def order_files(paths: list[str], year: int | None, tz: tzinfo) -> list[tuple[str, int | None]]:
+    """Sort a rotated set into time order (``mail.log.2.gz mail.log.1 mail.log``).
+
+    By each file's first time stamp; files without one fall back to the rotation
+    number (higher is older) so that order is stable.
+    """
+    keyed = []
+    for path in paths:
+        if path == "-":
+            raise ElseError("import needs files: standard input cannot be fingerprinted")
+        ts, file_year = first_stamp(path, year, tz)
+        m = _ROTATED.search(Path(path).name)
+        rotation = int(m.group(1)) if m else 0
+        keyed.append(
+            (ts is None, ts or datetime.min.replace(tzinfo=UTC), -rotation, path, file_year)
+        )
+    keyed.sort(key=lambda k: (k[0], k[1], k[2], k[3]))
+    return [(k[3], k[4]) for k in keyed]
 
 
 def _guess_year(path: str, tz: tzinfo) -> int:
     """The year of a classic-stamped file's first line, from the file's mtime."""
     if path == "-":
         return datetime.now(tz).year
-    with open_text(path) as fh:
-        reference = datetime.fromtimestamp(os.stat(path).st_mtime, tz)
-        try:
-            for i, raw in enumerate(fh):
-                if i >= _PEEK_LINES:
-                    break
-                month = classic_month(raw)
-                if month is not None:
-                    return first_year_for(month, reference)
-        except READ_ERRORS as exc:
-            raise ElseError(f"{path}: read error: {exc}") from None
-    return reference.year
+    _, year = first_stamp(path, None, tz)
+    return year if year is not None else datetime.fromtimestamp(os.stat(path).st_mtime, tz).year
 
 
 def read_lines(

@@ -12,9 +12,7 @@ imported and live mail.
 from __future__ import annotations
 
 import contextlib
-import gzip
 import hashlib
-import io
 import os
 import queue
 import re
@@ -25,7 +23,6 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, tzinfo
-from pathlib import Path
 from typing import IO, Any
 
 import psycopg
@@ -34,14 +31,12 @@ from else_core.correlate import Correlator
 from else_core.envelope import (
     ClassicClock,
     EnvelopeParser,
-    classic_month,
-    first_year_for,
     resolve_tz,
 )
 from else_core.errors import ElseError
 from else_core.model import Email, Reject
 from else_core.parser import parse
-from else_core.reader import READ_ERRORS, ReadStats
+from else_core.reader import READ_ERRORS, ReadStats, open_positioned, order_files, text_of
 from else_core.store.writer import StoreWriter, copy_statement
 
 RAW_COLUMNS = (
@@ -58,8 +53,6 @@ BATCH_LINES = 20000
 CHUNK_LINES = 1000
 ID_BLOCK = 100000
 QUEUE_DEPTH = 24  # chunks of raw lines / batches of records queued for the database thread
-_ROTATED = re.compile(r"\.(\d+)(?:\.gz)?$")
-_PEEK = 200
 
 
 @dataclass(slots=True)
@@ -103,27 +96,6 @@ class ImportResult:
 # -- files -------------------------------------------------------------------------------
 
 
-def _open_binary(path: str) -> tuple[IO[bytes], IO[bytes]]:
-    """(raw file for position, decompressed stream); errors name the file."""
-    try:
-        raw = open(path, "rb")  # noqa: SIM115 - closed by the caller
-    except FileNotFoundError:
-        raise ElseError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise ElseError(f"{path}: is a directory") from None
-    except PermissionError:
-        raise ElseError(f"{path}: permission denied") from None
-    if raw.read(2) == b"\x1f\x8b":
-        raw.seek(0)
-        return raw, gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
-    raw.seek(0)
-    return raw, raw
-
-
-def _text(stream: IO[bytes]) -> io.TextIOWrapper:
-    return io.TextIOWrapper(stream, encoding="utf-8", errors="replace", newline="\n")
-
-
 def fingerprint(path: str) -> str:
     """SHA-256 of the file's bytes: the same content under any name is the same file."""
     h = hashlib.sha256()
@@ -131,52 +103,6 @@ def fingerprint(path: str) -> str:
         while chunk := fh.read(1 << 20):
             h.update(chunk)
     return h.hexdigest()
-
-
-def _guess_year(path: str, tz: tzinfo, first_month: int) -> int:
-    reference = datetime.fromtimestamp(os.stat(path).st_mtime, tz)
-    return first_year_for(first_month, reference)
-
-
-def _first_stamp(path: str, year: int | None, tz: tzinfo) -> tuple[datetime | None, int | None]:
-    """The first readable time in a file and the year its classic stamps start in."""
-    raw, stream = _open_binary(path)
-    with raw, _text(stream) as fh:
-        try:
-            for i, line in enumerate(fh):
-                if i >= _PEEK:
-                    break
-                month = classic_month(line)
-                file_year = year
-                if month is not None and file_year is None:
-                    file_year = _guess_year(path, tz, month)
-                clock = ClassicClock(file_year or datetime.now(tz).year, tz)
-                parsed = EnvelopeParser(clock).split(line.rstrip("\n"), 0)
-                if parsed.ts is not None:
-                    return parsed.ts, file_year
-        except READ_ERRORS as exc:
-            raise ElseError(f"{path}: read error: {exc}") from None
-    return None, year
-
-
-def order_files(paths: list[str], year: int | None, tz: tzinfo) -> list[tuple[str, int | None]]:
-    """Sort a rotated set into time order (``mail.log.2.gz mail.log.1 mail.log``).
-
-    By each file's first time stamp; files without one fall back to the rotation
-    number (higher is older) so that order is stable.
-    """
-    keyed = []
-    for path in paths:
-        if path == "-":
-            raise ElseError("import needs files: standard input cannot be fingerprinted")
-        ts, file_year = _first_stamp(path, year, tz)
-        m = _ROTATED.search(Path(path).name)
-        rotation = int(m.group(1)) if m else 0
-        keyed.append(
-            (ts is None, ts or datetime.min.replace(tzinfo=UTC), -rotation, path, file_year)
-        )
-    keyed.sort(key=lambda k: (k[0], k[1], k[2], k[3]))
-    return [(k[3], k[4]) for k in keyed]
 
 
 # -- import -------------------------------------------------------------------------------
@@ -499,11 +425,11 @@ def _import_one(
         if on_batch is not None:
             on_batch(fres.lines)
 
-    raw, stream = _open_binary(path)
+    raw, stream = open_positioned(path)
     clock = ClassicClock(file_year or datetime.now(tz).year, tz)
     split = EnvelopeParser(clock).split
     n = 0
-    with raw, _text(stream) as fh:
+    with raw, text_of(stream) as fh:
         try:
             for text in fh:
                 if next_id >= end_id:

@@ -109,6 +109,12 @@ def count(db, query: str) -> int:
         return conn.execute(query).fetchone()[0]
 
 
+#: How many records a search for the whole over-long value finds. A 64 kB queue ID is
+#: none by Postfix's grammar (else_core.queueid: at most 20 hex or 32 base-52 characters),
+#: so its lines stay raw lines of no e-mail; every other value is indexed by its key.
+FOUND = {field: 0 if field == "queue_id" else 1 for field in POISON}
+
+
 @pytest.mark.parametrize("path_in", ["live", "import"])
 @pytest.mark.parametrize("field", list(POISON))
 def test_an_over_long_value_is_stored_and_later_mail_stays_searchable(db, tmp_path, field, path_in):
@@ -124,7 +130,7 @@ def test_an_over_long_value_is_stored_and_later_mail_stays_searchable(db, tmp_pa
     with db.connect("else_web") as conn:
         value = poison[field]
         find = search_rejects if field == "helo" else search_emails  # HELO: on the reject
-        assert find(conn, Query(filters=[Filter(field, value)])).total == 1
+        assert find(conn, Query(filters=[Filter(field, value)])).total == FOUND[field]
         long_line = conn.execute(
             "SELECT message FROM raw_events WHERE strpos(message, %s) > 0 LIMIT 1", (value,)
         ).fetchone()
