@@ -46,6 +46,7 @@ log = logging.getLogger("else.ingest")
 
 STATE_NAME = "live"
 LOCK_KEY = 0x454C5349  # one worker per database
+LOCK_WAIT = 10.0  # seconds to wait for a just-killed worker's lock to be released
 STATE_VERSION = 3  # 3: retry waits, greylisting memory, refused RCPTs per session (2: dirty, aging)
 
 
@@ -189,6 +190,22 @@ class Worker:
 
     # -- the service -----------------------------------------------------------------------
 
+    def _lock(self, conn: psycopg.Connection) -> bool:
+        """Take the one-worker-per-database lock, waiting up to ``LOCK_WAIT`` seconds.
+
+        A worker killed a moment ago (kill -9, OOM, a crash that systemd restarts) still
+        holds the lock until PostgreSQL notices that its connection is gone; giving up
+        at once would fail the restart for nothing."""
+        deadline = time.monotonic() + LOCK_WAIT
+        while True:
+            got = conn.execute("SELECT pg_try_advisory_lock(%s)", (LOCK_KEY,)).fetchone()
+            conn.commit()
+            if got and got[0]:
+                return True
+            if time.monotonic() >= deadline or self.stopping:
+                return False
+            time.sleep(0.2)
+
     def _signal(self, signum: int, frame: FrameType | None) -> None:
         self.stopping = True
 
@@ -197,10 +214,7 @@ class Worker:
         signal.signal(signal.SIGTERM, self._signal)
         signal.signal(signal.SIGINT, self._signal)
         with connect(self.dsn) as conn, connect(self.dsn, autocommit=True) as listener:
-            got = conn.execute("SELECT pg_try_advisory_lock(%s)", (LOCK_KEY,)).fetchone()
-            locked = bool(got and got[0])
-            conn.commit()
-            if not locked:
+            if not self._lock(conn):
                 raise ElseError("another ingest worker is already running on this database")
             listener.execute(sql.SQL("LISTEN {}").format(sql.Identifier(RAW_CHANNEL)))
             with conn.transaction():

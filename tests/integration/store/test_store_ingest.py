@@ -260,6 +260,20 @@ def test_import_of_a_missing_file_is_a_clear_error(db, capsys, tmp_path):
     assert "nope.log: no such file" in capsys.readouterr().err
 
 
+def test_a_restarted_worker_waits_for_the_lock_of_one_just_killed(db):
+    """A killed worker's lock lives until PostgreSQL notices its connection is gone."""
+    from else_core.store.worker import LOCK_KEY
+
+    elsectl_bin = str(Path(sys.executable).with_name("elsectl"))
+    with db.connect() as holder:
+        holder.execute("SELECT pg_advisory_lock(%s)", (LOCK_KEY,))
+        proc = subprocess.Popen([elsectl_bin, "ingest", "--once", "--dsn", db.dsn("else_worker")])
+        time.sleep(1.0)  # the worker is now waiting for the lock
+        assert proc.poll() is None
+        holder.execute("SELECT pg_advisory_unlock(%s)", (LOCK_KEY,))
+    assert proc.wait(timeout=30) == 0
+
+
 def test_worker_stops_cleanly_on_sigterm_and_refuses_a_second_instance(db):
     elsectl_bin = str(Path(sys.executable).with_name("elsectl"))
     argv = [elsectl_bin, "ingest", "--dsn", db.dsn("else_worker"), "--poll-interval", "0.2"]
