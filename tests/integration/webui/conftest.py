@@ -161,7 +161,13 @@ def web_config() -> Config:
 
 @contextmanager
 def serving(app) -> Iterator[str]:
-    """Serve a WSGI app on a free loopback port (the production server); yield its base URL."""
+    """Serve a WSGI app on a free loopback port (the production server); yield its base URL.
+
+    Every test logs in from 127.0.0.1 and several apps share one database, where the
+    per-address failure count lives: an app without limits of its own gets a per-address
+    limit no test run reaches (test_login_throttle.py sets and tests the real ones)."""
+    if LIMITS_KEY not in app.config:
+        app.config[LIMITS_KEY] = accounts.LoginLimits(address_failures=100_000)
     server = make("127.0.0.1", 0, app)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
@@ -174,9 +180,7 @@ def serving(app) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def base_url(web_db, web_config) -> Iterator[str]:
     app = create_app(web_config, dsn=web_db.dsn("else_web"), secret=b"s" * 32, secure_cookies=False)
-    # Every test logs in from 127.0.0.1: the per-address limit is tested on its own app.
-    app.config[LIMITS_KEY] = accounts.LoginLimits(address_failures=100_000)
-    with serving(app) as url:
+    with serving(app) as url:  # see serving() for the per-address log-in limit
         yield url
 
 
