@@ -80,11 +80,7 @@ def email_conditions(scope: Scope | None) -> list[Cond]:
         out.append(cond("e.host = ANY(%s)", list(scope.servers)))
     if scope.domains is not None or scope.addresses is not None:
         domains, addresses = scope._domains_addresses()
-        sender, sparams = _sender_condition(
-            scope,
-            cond("(e.sender_domain = ANY(%s) OR lower(e.sender) = ANY(%s))"),
-            cond("(e.sasl_username IS NOT NULL OR else_inet(e.client_ip) <<= ANY(%s::cidr[]))"),
-        )
+        sender, sparams = _email_sender(scope)
         rcpt = cond(
             "EXISTS (SELECT 1 FROM email_recipients r WHERE r.email_id = e.id"
             " AND (r.domain = ANY(%s) OR lower(r.address) = ANY(%s)))",
@@ -110,11 +106,7 @@ def recipient_visibility(scope: Scope | None) -> Cond | None:
     if scope.domains is None and scope.addresses is None:
         return None
     domains, addresses = scope._domains_addresses()
-    sender, sparams = _sender_condition(
-        scope,
-        cond("(e.sender_domain = ANY(%s) OR lower(e.sender) = ANY(%s))"),
-        cond("(e.sasl_username IS NOT NULL OR else_inet(e.client_ip) <<= ANY(%s::cidr[]))"),
-    )
+    sender, sparams = _email_sender(scope)
     mine = cond(
         "(r.domain = ANY(%s) OR lower(r.address) = ANY(%s) OR lower(r.orig_address) = ANY(%s)"
         " OR split_part(lower(r.orig_address), '@', 2) = ANY(%s))",
@@ -124,6 +116,15 @@ def recipient_visibility(scope: Scope | None) -> Cond | None:
         domains,
     )
     return sql.SQL("({} OR {})").format(mine[0], sender), [*mine[1], *sparams]
+
+
+def _email_sender(scope: Scope) -> Cond:
+    """The sender side of ``scope`` over ``emails e``."""
+    return _sender_condition(
+        scope,
+        cond("(e.sender_domain = ANY(%s) OR lower(e.sender) = ANY(%s))"),
+        cond("(e.sasl_username IS NOT NULL OR else_inet(e.client_ip) <<= ANY(%s::cidr[]))"),
+    )
 
 
 def _sender_condition(scope: Scope, match: Cond, trusted: Cond) -> Cond:
