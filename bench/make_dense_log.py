@@ -160,12 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     if out.exists() and not args.force:
         print(out)
         return 0
-    tmp = out.with_suffix(out.suffix + ".tmp")
-    with tmp.open("w", encoding="utf-8", errors="surrogateescape", newline="\n") as fh:
-        for line in make_log.replicate(templates, span, replicas, args.classic):
-            fh.write(line)
-            fh.write("\n")
-    tmp.replace(out)
+    make_log.write_replicas(out, templates, span, replicas, args.classic)
     mails = sum(1 for line in lines if "postfix/qmgr[" in line and ": from=<" in line)
     print(
         f"make_dense_log: {len(lines) / max(mails, 1):.1f} lines per queue file in the base log",

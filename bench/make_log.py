@@ -192,6 +192,18 @@ def replicate(
             yield "".join(out)
 
 
+def write_replicas(
+    out: Path, templates: list[Template], shift_s: int, replicas: int, classic: bool
+) -> None:
+    """Write the replicated log to ``out`` (through a temporary file: never half a log)."""
+    tmp = out.with_suffix(out.suffix + ".tmp")
+    with tmp.open("w", encoding="utf-8", errors="surrogateescape", newline="\n") as fh:
+        for line in replicate(templates, shift_s, replicas, classic):
+            fh.write(line)
+            fh.write("\n")
+    tmp.replace(out)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--source", type=Path, default=DEFAULT_SOURCE, help="a real RFC 3339 log")
@@ -214,12 +226,7 @@ def main(argv: list[str] | None = None) -> int:
         print(out)
         return 0
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(out.suffix + ".tmp")
-    with tmp.open("w", encoding="utf-8", errors="surrogateescape", newline="\n") as fh:
-        for line in replicate(templates, shift_s, replicas, args.classic):
-            fh.write(line)
-            fh.write("\n")
-    tmp.replace(out)
+    write_replicas(out, templates, shift_s, replicas, args.classic)
     took = time.monotonic() - started
     print(
         f"make_log: {len(templates) * replicas} lines ({replicas} x {len(templates)}, "
