@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import signal
 import sys
@@ -53,8 +54,6 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    # A closed pipe (`elsectl parse ... | head`) ends quietly, as Unix tools do.
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     parser = build_parser(argv)
     args = parser.parse_args(argv)
     try:
@@ -64,6 +63,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # A closed pipe (`elsectl parse ... | head`) ends quietly, as Unix tools do. Not by
+        # SIGPIPE's default action: that would also kill `elsectl serve` when a browser
+        # hangs up, and any process that calls main() in-process (the test suite).
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # the interpreter's final flush must not fail
+        return 128 + signal.SIGPIPE
 
 
 if __name__ == "__main__":

@@ -136,3 +136,36 @@ def test_truncated_gzip_reports_the_file(tmp_path: Path) -> None:
     res = elsectl("parse", "--year", "2024", str(gz))
     assert res.returncode == 2
     assert str(gz) in res.stderr.decode()
+
+
+def test_a_closed_pipe_ends_parse_quietly() -> None:
+    """`elsectl parse LOG | head -1`: no traceback, SIGPIPE's conventional status."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    log = Path(__file__).resolve().parents[2].parent / "shared/corpus/public"
+    log = log / "pixelpark-postfix-logsums-mail.log"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "else_core", "parse", str(log)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.readline().startswith(b"{")
+    proc.stdout.close()  # the reader goes away, as head does
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 141
+    assert err == ""
+
+
+def test_main_leaves_the_callers_sigpipe_handling_alone() -> None:
+    """In-process callers (elsectl serve's server, the test suite) must keep Python's
+    SIGPIPE handling: with the default action a hung-up client kills the process."""
+    import signal
+
+    from else_core.cli import main
+
+    before = signal.getsignal(signal.SIGPIPE)
+    assert main(["parse", "/dev/null"]) == 0
+    assert signal.getsignal(signal.SIGPIPE) == before
