@@ -153,12 +153,56 @@ def test_postfix_only_talked_to_loopback(ground_truth, variant):
     assert relays and not others
 
 
+def _lost_race(line: str, moved: set[str]) -> bool:
+    m = re.search(
+        r"postfix/\w+\[\d+\]: warning: open active (\w+): No such file or directory$", line
+    )
+    return bool(m) and m.group(1) in moved
+
+
+@pytest.mark.parametrize(
+    ("line", "moved", "lost"),
+    [
+        (
+            "pfx postfix/smtp[1]: warning: open active 7ED3C21C86A: No such file or directory",
+            {"7ED3C21C86A"},
+            True,
+        ),
+        (
+            "pfx postfix/smtp[1]: warning: open active 7ED3C21C86A: No such file or directory",
+            {"AAAA"},
+            False,
+        ),
+        (
+            "pfx postfix/smtp[1]: warning: open active 7ED3C21C86A: Permission denied",
+            {"7ED3C21C86A"},
+            False,
+        ),
+        ("pfx postfix/smtp[1]: warning: something else 7ED3C21C86A", {"7ED3C21C86A"}, False),
+    ],
+)
+def test_only_a_postsuper_race_is_forgiven(line, moved, lost):
+    assert _lost_race(line, moved) is lost
+
+
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_log_is_warning_free(ground_truth, variant):
     text = ground_truth[variant].log_text()
     # (Not "stopping the Postfix mail system": postlogd may die before it writes that line.)
     assert "postfix/master" in text and "daemon started" in text
-    problems = [ln for ln in text.splitlines() if re.search(r": (warning|error|fatal|panic): ", ln)]
+    # postsuper may move a file in the very second qmgr hands it to smtp (retries run every
+    # second here); smtp then warns that the file it was given is gone. That is Postfix
+    # working as designed, and only for files postsuper touched.
+    moved = {
+        qid
+        for out in ground_truth[variant].ops_output.values()
+        for qid in re.findall(r"(\w+): (?:placed on hold|released from hold|removed|requeued)", out)
+    }
+    problems = [
+        ln
+        for ln in text.splitlines()
+        if re.search(r": (warning|error|fatal|panic): ", ln) and not _lost_race(ln, moved)
+    ]
     assert problems == []
     assert f"configuration {ground_truth[variant].postfix.config_dir}" in text
     assert HOSTNAME.split(".")[0] in text.split()[3]
