@@ -9,9 +9,9 @@ PYTHON ?= python3
 BIN    := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-# Debian packages the test suite drives for real (PostgreSQL, Postfix, pflogsumm, a milter, snmpd,
-# Chromium).
-TEST_APT_PACKAGES := postgresql postgresql-contrib postfix pflogsumm python3-milter snmpd snmp sudo \
+# Debian packages the test suite drives for real (PostgreSQL, Postfix, pflogsumm, a milter, Cyrus
+# SASL's saslpasswd2, snmpd, Chromium).
+TEST_APT_PACKAGES := postgresql postgresql-contrib postfix pflogsumm python3-milter sasl2-bin snmpd snmp sudo \
                      chromium chromium-driver ca-certificates procps
 
 # Extra targets that `make test` runs after the Python suite (mk/*.mk append to it).

@@ -121,6 +121,9 @@ class PostfixInstance:
     postscreen_access: dict[str, str] = field(default_factory=dict)
     transports: dict[str, str] = field(default_factory=dict)  # domain -> transport:nexthop
     milter_port: int | None = None  # smtpd_milters=inet:127.0.0.1:PORT on the first smtpd
+    policy_port: int | None = None  # check_policy_service inet:127.0.0.1:PORT at RCPT
+    # SASL (Cyrus, sasldb) log-ins smtpd accepts: "user@realm" -> password.
+    sasl_users: dict[str, str] = field(default_factory=dict)
     # Its own loopback address (any of 127/8) and the relayhost's: two instances on two
     # addresses are two servers to each other, not a host and its local content filter.
     address: str = "127.0.0.1"
@@ -207,7 +210,12 @@ class PostfixInstance:
             "smtpd_recipient_restrictions": (
                 f"warn_if_reject check_recipient_access texthash:{self.config_dir}/warn_access, "
                 f"check_recipient_access texthash:{self.config_dir}/recipient_access, "
-                "permit_mynetworks, reject_unauth_destination"
+                + (
+                    f"check_policy_service inet:127.0.0.1:{self.policy_port}, "
+                    if self.policy_port is not None
+                    else ""
+                )
+                + "permit_mynetworks, reject_unauth_destination"
             ),
             "header_checks": f"regexp:{self.config_dir}/header_checks",
             "postscreen_access_list": (
@@ -230,6 +238,8 @@ class PostfixInstance:
         }
         if self.milter_port is not None:
             main["smtpd_milters"] = f"inet:127.0.0.1:{self.milter_port}"
+        if self.sasl_users:
+            main |= self._write_sasl()
         (self.config_dir / "main.cf").write_text("".join(f"{k} = {v}\n" for k, v in main.items()))
         smtpd = (
             f"{self.address}:{self.smtpd_port} inet n - n - - smtpd\n"
@@ -243,8 +253,43 @@ class PostfixInstance:
             "    -o smtpd_recipient_restrictions=permit_mynetworks,reject\n"
             "    -o smtpd_authorized_xforward_hosts=127.0.0.0/8\n"
             "    -o smtpd_milters=\n"
+            "    -o smtpd_sasl_auth_enable=no\n"
         )
         (self.config_dir / "master.cf").write_text(smtpd + reinject + _MASTER_SERVICES)
+
+    def _write_sasl(self) -> dict[str, str]:
+        """Cyrus SASL with its own sasldb (saslpasswd2, Debian's sasl2-bin); main.cf settings.
+
+        smtpd reads ``smtpd.conf`` from ``cyrus_sasl_config_path`` (the application name is
+        ``smtpd_sasl_path``), so nothing outside the instance's root is touched.
+        """
+        sasl_dir = self.config_dir / "sasl"
+        sasl_dir.mkdir(exist_ok=True)
+        db = sasl_dir / "sasldb2"
+        db.unlink(missing_ok=True)
+        for login, password in self.sasl_users.items():
+            user, _, realm = login.partition("@")
+            subprocess.run(
+                ["saslpasswd2", "-f", str(db), "-p", "-c", "-u", realm or self.hostname, user],
+                input=password,
+                text=True,
+                check=True,
+                timeout=30,
+            )
+        # Root's, as postfix-script wants everything under config_dir; smtpd reads it as group.
+        shutil.chown(db, "root", "postfix")
+        db.chmod(0o640)
+        (sasl_dir / "smtpd.conf").write_text(
+            f"pwcheck_method: auxprop\nauxprop_plugin: sasldb\nsasldb_path: {db}\n"
+            "mech_list: PLAIN LOGIN\n"
+        )
+        return {
+            "smtpd_sasl_auth_enable": "yes",
+            "smtpd_sasl_type": "cyrus",
+            "smtpd_sasl_path": "smtpd",
+            "cyrus_sasl_config_path": str(sasl_dir),
+            "smtpd_sasl_security_options": "noanonymous",
+        }
 
     # -- life cycle ---------------------------------------------------------------------------
     def postfix(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:

@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.support.policy_server import GreylistPolicy
 from tests.support.postfix import PostfixInstance, TempfailMilter, free_port, wait_until
 from tests.support.smtp_sink import ContentFilter, Envelope, SmtpSink, behaviour
 
@@ -37,6 +38,9 @@ ALIASES = {
 
 #: Client addresses postscreen's access list denies (postscreen then refuses every RCPT).
 DENYLISTED = {"127.0.0.2"}
+
+#: SASL users smtpd knows (Cyrus sasldb): log-in -> password.
+SASL_USERS = {f"ann@{HOSTNAME}": "ann-secret", f"bob@{HOSTNAME}": "bob-secret"}
 
 #: What the access map does with recipients whose local part starts with these words.
 ACCESS_ACTIONS = {"reject": "REJECT", "discard": "DISCARD", "hold": "HOLD"}
@@ -78,6 +82,9 @@ class Message:
     queue_ids: list[str] = field(default_factory=list)
     refused: dict[str, tuple[int, str]] = field(default_factory=dict)
     milter_tempfail: bool = False  # the test milter refuses the first submission for now
+    # the policy server greylists the first recipient once: 450 at RCPT, the retry passes
+    greylisted: bool = False
+    sasl_login: str | None = None  # AUTH PLAIN with this SASL user before MAIL FROM
     tempfailed: tuple[int, str] | None = None  # its answer to that first submission
     filter_queue_id: str | None = None  # the re-injected copy's queue ID (from the filter)
 
@@ -196,6 +203,13 @@ def workload() -> list[Message]:
         Message(
             "milter-retry", f"ok-snd-milter@{SINK}", [f"ok-milter@{SINK}"], milter_tempfail=True
         ),
+        Message("greylist", f"ok-snd-grey@{SINK}", [f"ok-grey@{SINK}"], greylisted=True),
+        Message(
+            "sasl",
+            f"ok-snd-sasl@{SINK}",
+            [f"ok-sasl@{SINK}", f"bad-sasl@{SINK}"],
+            sasl_login=f"ann@{HOSTNAME}",
+        ),
         Message(
             "no-message-id", f"ok-snd-nomid@{SINK}", [f"ok-nomid@{SINK}"], with_message_id=False
         ),
@@ -236,6 +250,7 @@ class Workload:
         self.postfix: PostfixInstance | None = None
         self.filters: dict[str, ContentFilter] = {}
         self.milter = TempfailMilter()
+        self.policy = GreylistPolicy({m.recipients[0] for m in self.messages if m.greylisted})
         self.ops_output: dict[str, str] = {}
         self.seconds = 0.0
 
@@ -281,6 +296,7 @@ class Workload:
         started = time.monotonic()
         self.sink.start()
         self.milter.start()  # first: the Postfix configuration names the port it got
+        self.policy.start()
         aliases = dict(ALIASES)
         for m in self.messages:
             if is_local(m.sender):
@@ -295,6 +311,8 @@ class Workload:
             postscreen_access={f"{ip}/32": "reject" for ip in sorted(DENYLISTED)},
             transports={DOWN: f"smtp:[127.0.0.1]:{free_port()}"},
             milter_port=self.milter.port,
+            policy_port=self.policy.port,
+            sasl_users=SASL_USERS,
         )
         self.postfix = pf
         for kind in ("xforward", "plain"):
@@ -324,6 +342,7 @@ class Workload:
             for f in self.filters.values():
                 f.stop()
             self.milter.stop()
+            self.policy.stop()
             self.sink.stop()
         for m in self.messages:
             if m.filter and m.queue_id:
@@ -452,12 +471,19 @@ class Workload:
         if m.milter_tempfail:  # refused for now, as the milter was told to: send it again
             assert m.queue_id is None and m.tempfailed is not None, (m.name, m.tempfailed)
             self._smtp_send(pf, m, data)
+        if m.greylisted:  # refused for now at RCPT, as a client meets greylisting: retry
+            first = m.recipients[0]
+            assert m.queue_id is None and first in m.refused, (m.name, m.refused)
+            m.tempfailed = m.refused.pop(first)
+            self._smtp_send(pf, m, data)
         if m.queue_id:
             m.queue_ids = [m.queue_id]
 
     def _smtp_send(self, pf: PostfixInstance, m: Message, data: bytes) -> None:
         with contextlib.closing(pf.smtp(postscreen=m.postscreen, source=m.source)) as smtp:
             smtp.ehlo()
+            if m.sasl_login:
+                smtp.login(m.sasl_login, SASL_USERS[m.sasl_login])
             code, reply = smtp.mail(m.sender)
             assert code == 250, (m.name, code, reply)
             for r in m.recipients:

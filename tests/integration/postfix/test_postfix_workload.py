@@ -206,3 +206,22 @@ def test_log_is_warning_free(ground_truth, variant):
     assert problems == []
     assert f"configuration {ground_truth[variant].postfix.config_dir}" in text
     assert HOSTNAME.split(".")[0] in text.split()[3]
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_policy_server_greylisted_the_first_rcpt_for_now(ground_truth, variant):
+    wl = ground_truth[variant]
+    m = wl.message("greylist")
+    assert m.tempfailed is not None and m.tempfailed[0] == 450, m.tempfailed
+    assert "Greylisted" in m.tempfailed[1]
+    assert m.queue_id is not None  # the retry was accepted
+    asked = [x for x in wl.policy.requests if x.get("recipient") == m.recipients[0]]
+    assert len(asked) == 2, asked
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_smtpd_logged_the_sasl_login(ground_truth, variant):
+    wl = ground_truth[variant]
+    m = wl.message("sasl")
+    want = f"{m.queue_id}: client=localhost[127.0.0.1], sasl_method=PLAIN, sasl_username={m.sasl_login}"
+    assert want in wl.log_text()
