@@ -122,6 +122,11 @@ class PostfixInstance:
     transports: dict[str, str] = field(default_factory=dict)  # domain -> transport:nexthop
     milter_port: int | None = None  # smtpd_milters=inet:127.0.0.1:PORT on the first smtpd
     policy_port: int | None = None  # check_policy_service inet:127.0.0.1:PORT at RCPT
+    # postscreen's DNSBL: the resolver dnsblog asks (in its chroot) and postscreen_dnsbl_sites
+    dnsbl_resolver: str | None = None
+    dnsbl_sites: str = ""
+    # postscreen's own mynetworks (its permit_mynetworks skips every test): None = global
+    postscreen_mynetworks: str | None = None
     # SASL (Cyrus, sasldb) log-ins smtpd accepts: "user@realm" -> password.
     sasl_users: dict[str, str] = field(default_factory=dict)
     # Its own loopback address (any of 127/8) and the relayhost's: two instances on two
@@ -240,12 +245,20 @@ class PostfixInstance:
             main["smtpd_milters"] = f"inet:127.0.0.1:{self.milter_port}"
         if self.sasl_users:
             main |= self._write_sasl()
+        if self.dnsbl_resolver:
+            main |= self._write_dnsbl()
         (self.config_dir / "main.cf").write_text("".join(f"{k} = {v}\n" for k, v in main.items()))
         smtpd = (
             f"{self.address}:{self.smtpd_port} inet n - n - - smtpd\n"
             f"{self.address}:{self.postscreen_port} inet n - n - 1 postscreen\n"
-            "smtpd     pass  -       -       n       -       -       smtpd\n"
-            "dnsblog   unix  -       -       n       -       0       dnsblog\n"
+            + (
+                f"    -o mynetworks={self.postscreen_mynetworks}\n"
+                if self.postscreen_mynetworks
+                else ""
+            )
+            + "smtpd     pass  -       -       n       -       -       smtpd\n"
+            # Chrooted, as Debian runs it: it reads the resolver from the queue's etc/.
+            "dnsblog   unix  -       -       y       -       0       dnsblog\n"
             "tlsproxy  unix  -       -       n       -       0       tlsproxy\n"
         )
         reinject = (
@@ -256,6 +269,24 @@ class PostfixInstance:
             "    -o smtpd_sasl_auth_enable=no\n"
         )
         (self.config_dir / "master.cf").write_text(smtpd + reinject + _MASTER_SERVICES)
+
+    def _write_resolver(self) -> None:
+        """dnsblog's resolver: ``etc/resolv.conf`` in the queue directory, its chroot.
+
+        Written after ``postfix start``: postfix-script's checks warn when a chroot copy
+        differs from the host's /etc file, and dnsblog reads it only at its first lookup.
+        """
+        etc = self.queue_dir / "etc"
+        etc.mkdir(exist_ok=True)
+        (etc / "resolv.conf").write_text(
+            f"nameserver {self.dnsbl_resolver}\noptions timeout:1 attempts:2\n"
+        )
+
+    def _write_dnsbl(self) -> dict[str, str]:
+        return {
+            "postscreen_dnsbl_sites": self.dnsbl_sites,
+            "postscreen_dnsbl_action": "enforce",
+        }
 
     def _write_sasl(self) -> dict[str, str]:
         """Cyrus SASL with its own sasldb (saslpasswd2, Debian's sasl2-bin); main.cf settings.
@@ -311,6 +342,8 @@ class PostfixInstance:
         self.write_config()
         self.postfix("check")
         self.postfix("start")
+        if self.dnsbl_resolver:
+            self._write_resolver()
         pid_file = self.queue_dir / "pid" / "master.pid"
         wait_until(lambda: pid_file.exists() and pid_file.read_text().strip(), 20, "master.pid")
         self.master_pid = int(pid_file.read_text().split()[0])

@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.support.dns_zone import DnsZone, listing
 from tests.support.policy_server import GreylistPolicy
 from tests.support.postfix import PostfixInstance, TempfailMilter, free_port, wait_until
 from tests.support.smtp_sink import ContentFilter, Envelope, SmtpSink, behaviour
@@ -38,6 +39,11 @@ ALIASES = {
 
 #: Client addresses postscreen's access list denies (postscreen then refuses every RCPT).
 DENYLISTED = {"127.0.0.2"}
+
+#: The DNS blocklist zone the test DNS server serves, and the clients it lists: postscreen
+#: asks it (through dnsblog) and refuses every RCPT of a listed client.
+DNSBL_ZONE = "bl.test"
+DNSBL_LISTED = {"127.0.0.3"}
 
 #: SASL users smtpd knows (Cyrus sasldb): log-in -> password.
 SASL_USERS = {f"ann@{HOSTNAME}": "ann-secret", f"bob@{HOSTNAME}": "bob-secret"}
@@ -119,7 +125,7 @@ def expected_status(msg: Message, address: str) -> str:
     """The final status of ``address`` in ``msg``, from what the workload sends and does."""
     if _word(address) == "reject" or msg.header_action == "REJECT":
         return "rejected"
-    if msg.postscreen and msg.source in DENYLISTED:
+    if msg.postscreen and msg.source in DENYLISTED | DNSBL_LISTED:
         return "rejected"
     if msg.header_action == "HOLD":
         return "held"
@@ -224,6 +230,13 @@ def workload() -> list[Message]:
             source="127.0.0.2",
         ),
         Message(
+            "postscreen-dnsbl",
+            f"ok-snd-psdnsbl@{SINK}",
+            [f"ok-psdnsbl@{SINK}"],
+            postscreen=True,
+            source="127.0.0.3",
+        ),
+        Message(
             "header-reject", f"ok-snd-hdrrej@{SINK}", [f"ok-hdrrej@{SINK}"], header_action="REJECT"
         ),
         Message(
@@ -251,6 +264,12 @@ class Workload:
         self.filters: dict[str, ContentFilter] = {}
         self.milter = TempfailMilter()
         self.policy = GreylistPolicy({m.recipients[0] for m in self.messages if m.greylisted})
+        self.dns = DnsZone(
+            {
+                listing(ip, DNSBL_ZONE): {"A": ["127.0.0.2"], "TXT": ["listed by the test"]}
+                for ip in DNSBL_LISTED
+            }
+        )
         self.ops_output: dict[str, str] = {}
         self.seconds = 0.0
 
@@ -297,6 +316,7 @@ class Workload:
         self.sink.start()
         self.milter.start()  # first: the Postfix configuration names the port it got
         self.policy.start()
+        self.dns.start()
         aliases = dict(ALIASES)
         for m in self.messages:
             if is_local(m.sender):
@@ -309,6 +329,10 @@ class Workload:
             queue_lifetime=QUEUE_LIFETIME,
             aliases=aliases,
             postscreen_access={f"{ip}/32": "reject" for ip in sorted(DENYLISTED)},
+            # postscreen trusts only 127.0.0.1, so its DNSBL test runs for the other clients.
+            postscreen_mynetworks="127.0.0.1/32",
+            dnsbl_resolver=self.dns.address,
+            dnsbl_sites=f"{DNSBL_ZONE}*2",
             transports={DOWN: f"smtp:[127.0.0.1]:{free_port()}"},
             milter_port=self.milter.port,
             policy_port=self.policy.port,
@@ -343,6 +367,7 @@ class Workload:
                 f.stop()
             self.milter.stop()
             self.policy.stop()
+            self.dns.stop()
             self.sink.stop()
         for m in self.messages:
             if m.filter and m.queue_id:

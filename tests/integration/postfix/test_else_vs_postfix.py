@@ -15,6 +15,7 @@ import pytest
 from tests.support import pflogsumm
 from tests.support.cli import elsectl
 from tests.support.postfix_workload import (
+    DNSBL_ZONE,
     Message,
     Workload,
     expected_ndrs,
@@ -309,3 +310,16 @@ def test_parse_names_the_sasl_user_of_an_authenticated_submission(
     assert email["sasl_username"] == m.sasl_login, _evidence(wl, m, email)
     others = [e for e in _emails(objects) if e is not email and e.get("sasl_username")]
     assert others == []  # only the authenticated client's mail carries a SASL user
+
+
+@pytest.mark.parametrize("fmt", LOG_FORMATS)
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_parse_gives_the_dnsbl_refusal_its_client_and_list(ground_truth, parsed, variant, fmt):
+    wl = ground_truth[variant]
+    m = wl.message("postscreen-dnsbl")
+    objects, _ = parsed(variant, fmt)
+    found = [o for o in objects if o["type"] == "reject" and o["sender"] == m.sender]
+    assert [(o["client_ip"], o["daemon"], o["dsn"]) for o in found] == [
+        (m.source, "postscreen", "5.7.1")
+    ]
+    assert f"blocked using {DNSBL_ZONE}" in found[0]["reason"]

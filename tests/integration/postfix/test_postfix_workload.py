@@ -11,7 +11,9 @@ import re
 
 import pytest
 
+from tests.support.dns_zone import listing
 from tests.support.postfix_workload import (
+    DNSBL_ZONE,
     DOWN,
     HOSTNAME,
     expected_ndrs,
@@ -225,3 +227,12 @@ def test_smtpd_logged_the_sasl_login(ground_truth, variant):
     m = wl.message("sasl")
     want = f"{m.queue_id}: client=localhost[127.0.0.1], sasl_method=PLAIN, sasl_username={m.sasl_login}"
     assert want in wl.log_text()
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_postscreen_refused_the_client_the_dnsbl_lists(ground_truth, variant):
+    wl = ground_truth[variant]
+    m = wl.message("postscreen-dnsbl")
+    assert (listing(m.source, DNSBL_ZONE), "A") in wl.dns.queries
+    ((code, reply),) = m.refused.values()
+    assert code == 550 and f"blocked using {DNSBL_ZONE}" in reply, reply
