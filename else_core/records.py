@@ -75,7 +75,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+
+from else_core.events import Fields
 
 
 @dataclass(slots=True)
@@ -113,7 +114,8 @@ class Event:
     line: LogLine
     kind: str
     qid: str | None = None
-    f: dict[str, Any] = field(default_factory=dict)
+    #: Typed by :data:`else_core.events.Fields`; which fields a kind has: ``events.FIELDS``.
+    f: Fields = field(default_factory=Fields)
 
     @property
     def daemon(self) -> str:
