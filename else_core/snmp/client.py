@@ -111,11 +111,11 @@ class SnmpTarget:
     user: str
     auth_key: str
     priv_key: str
-    auth_protocol: str = "SHA-256"
-    priv_protocol: str = "AES"
-    port: int = 161
-    timeout: float = 2.0
-    retries: int = 1
+    auth_protocol: str = SNMP_DEFAULTS.auth_protocol
+    priv_protocol: str = SNMP_DEFAULTS.priv_protocol
+    port: int = SNMP_DEFAULTS.port
+    timeout: float = SNMP_DEFAULTS.timeout
+    retries: int = SNMP_DEFAULTS.retries
 
     @classmethod
     def from_config(cls, config: Config, server: ServerConfig) -> SnmpTarget:

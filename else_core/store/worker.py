@@ -35,6 +35,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from else_core.config import INGEST_DEFAULTS
 from else_core.correlate import Correlator
 from else_core.db import RAW_CHANNEL, connect
 from else_core.errors import ElseError
@@ -96,8 +97,8 @@ class Worker:
     def __init__(
         self,
         dsn: str,
-        batch_size: int = 5000,
-        poll_interval: float = 2.0,
+        batch_size: int = INGEST_DEFAULTS.batch_size,
+        poll_interval: float = INGEST_DEFAULTS.poll_interval,
         gap_wait: float = 5.0,
         dedupe_window: float = 300.0,
     ) -> None:
