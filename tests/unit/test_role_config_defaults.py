@@ -154,9 +154,7 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, An
         check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    return {
-        name: tomllib.loads((tmp / f"{name}.toml").read_text()) for name in ("unset", "set")
-    }
+    return {name: tomllib.loads((tmp / f"{name}.toml").read_text()) for name in ("unset", "set")}
 
 
 @pytest.mark.parametrize(("var", "section", "field"), UNSET, ids=[s[0] for s in UNSET])
