@@ -13,9 +13,11 @@ It also relays journald's own complaints (``journald warning: ... missed 5 messa
 journald dropped before anything could forward them.
 
 :func:`server_gaps` sets those counts against the raw lines ELSE holds for the same host and
-minutes (every line of that host: PFX forwards only mail.*, the heartbeats included): fewer
-received than sent means lines are missing (still on their way, or lost);
-more means duplicates. The minutes still unreported (the current one, or a heartbeat not yet
+minutes (every line of that host: PFX forwards only mail.*, the heartbeats included). Copies
+that RELP sent again after a reconnect (:mod:`else_core.resend`; the ingest worker drops
+them) are counted as ``resent``, not as lines received: fewer received than sent means
+lines are missing (still on their way, or lost); more means duplicates.
+The minutes still unreported (the current one, or a heartbeat not yet
 arrived) are left out of both sides, so a busy server shows no false gap.
 """
 
@@ -27,6 +29,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import psycopg
+from psycopg import sql
+
+from else_core import resend
 
 HEARTBEAT_PROGRAM = "else-heartbeat"
 _COUNTS = re.compile(
@@ -38,6 +43,13 @@ _WARNING = "journald warning: "
 # raw_events is partitioned by received_at: a line is never received before it was reported,
 # except by the clock skew between PFX and ELSE, which this allows for.
 _SKEW = timedelta(minutes=10)
+# The live raw lines of the covered hosts and minutes (parameters: hosts, from, to, since).
+_COVERED_ROWS = sql.SQL(
+    "FROM raw_events r"
+    " JOIN unnest(%s::text[], %s::timestamptz[], %s::timestamptz[]) AS c(host, lo, hi)"
+    "   ON r.host = c.host AND r.reported_at >= c.lo AND r.reported_at < c.hi"
+    " WHERE r.import_id IS NULL AND r.received_at >= %s"
+)
 
 
 def _minute(text: str) -> datetime:
@@ -71,15 +83,18 @@ class ServerGap:
 
     host: str
     sent: int = 0
+    #: Lines received, RELP resends not counted (those are in ``resent``).
     received: int = 0
     missing: int = 0
     duplicated: int = 0
+    #: Extra copies RELP sent after a reconnect: expected, dropped by the ingest worker.
+    resent: int = 0
     covered_from: datetime | None = None
     covered_through: datetime | None = None
     last_heartbeat: datetime | None = None
     journald_warnings: int = 0
     last_journald_warning: str | None = None
-    # Minutes with a difference, oldest first: (minute, sent, received).
+    # Minutes with a difference, oldest first: (minute, sent, received without resends).
     minutes: list[tuple[datetime, int, int]] = field(default_factory=list)
 
     @property
@@ -102,6 +117,7 @@ class ServerGap:
             "received": self.received,
             "missing": self.missing,
             "duplicated": self.duplicated,
+            "resent": self.resent,
             "complete": self.complete,
             "covered_from": iso(self.covered_from),
             "covered_through": iso(self.covered_through),
@@ -162,33 +178,48 @@ def server_gaps(
             gap.covered_through = counts.through
     covered = [g for g in gaps.values() if g.covered_through is not None]
     received: dict[tuple[str, datetime], int] = {}
+    resent: dict[tuple[str, datetime], int] = {}
     if covered:
+        span = (
+            [g.host for g in covered],
+            [g.covered_from for g in covered],
+            [
+                g.covered_through + timedelta(minutes=1)
+                for g in covered
+                if g.covered_through is not None  # always: see covered
+            ],
+            since - _SKEW,
+        )
         got = conn.execute(
-            "SELECT r.host, date_trunc('minute', r.reported_at) AS m, count(*)"
-            " FROM raw_events r"
-            " JOIN unnest(%s::text[], %s::timestamptz[], %s::timestamptz[]) AS c(host, lo, hi)"
-            "   ON r.host = c.host AND r.reported_at >= c.lo AND r.reported_at < c.hi"
-            " WHERE r.import_id IS NULL AND r.received_at >= %s"
-            " GROUP BY 1, 2",
-            (
-                [g.host for g in covered],
-                [g.covered_from for g in covered],
-                [
-                    g.covered_through + timedelta(minutes=1)
-                    for g in covered
-                    if g.covered_through is not None  # always: see covered
-                ],
-                since - _SKEW,
-            ),
+            sql.SQL(
+                "SELECT r.host, date_trunc('minute', r.reported_at) AS m, count(*)"
+                " {rows} GROUP BY 1, 2"
+            ).format(rows=_COVERED_ROWS),
+            span,
         ).fetchall()
         received = {(h, m.astimezone(UTC)): n for h, m, n in got}
+        # Only lines that came more than once can hold a resend: their copies' receive times.
+        repeated = conn.execute(
+            sql.SQL(
+                "SELECT r.host, r.reported_at,"
+                " array_agg(r.received_at ORDER BY r.received_at, r.id) {rows}"
+                " GROUP BY r.host, r.reported_at, r.program, r.pid, r.message"
+                " HAVING count(*) > 1"
+            ).format(rows=_COVERED_ROWS),
+            span,
+        ).fetchall()
+        for h, stamp, copies in repeated:
+            key = (h, stamp.astimezone(UTC).replace(second=0, microsecond=0))
+            resent[key] = resent.get(key, 0) + resend.resent(stamp, copies)
     for gap in covered:
         per_host = sent.get(gap.host, {})
         minutes = sorted(set(per_host) | {m for h, m in received if h == gap.host})
         for minute in minutes:
-            s, r = per_host.get(minute, 0), received.get((gap.host, minute), 0)
+            x = resent.get((gap.host, minute), 0)
+            s, r = per_host.get(minute, 0), received.get((gap.host, minute), 0) - x
             gap.sent += s
             gap.received += r
+            gap.resent += x
             gap.missing += max(0, s - r)
             gap.duplicated += max(0, r - s)
             if s != r:
