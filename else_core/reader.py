@@ -66,6 +66,7 @@ def open_positioned(path: str) -> tuple[IO[bytes], IO[bytes]]:
     try:
         raw = open(path, "rb")  # noqa: SIM115 - returned to the caller, who closes it
         if _is_gzip(path, raw):
+            # GzipFile is a BufferedIOBase, which typeshed does not count as an IO[bytes].
             return raw, gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
         return raw, raw
     except FileNotFoundError:
@@ -87,7 +88,8 @@ def open_binary(path: str) -> IO[bytes]:
     if stream is raw:
         return raw
     raw.close()
-    return gzip.open(path, "rb")  # type: ignore[return-value]  # one object that owns the file
+    # One object that owns the file; a GzipFile to mypy, not an IO[bytes] (see above).
+    return gzip.open(path, "rb")  # type: ignore[return-value]
 
 
 def text_of(stream: IO[bytes]) -> io.TextIOWrapper:
