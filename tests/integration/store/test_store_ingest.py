@@ -24,6 +24,8 @@ from else_core.cli import main as elsectl
 from else_core.correlate import Correlator
 from else_core.envelope import split_line
 from else_core.parser import parse
+from else_core.reader import ReadStats, read_events
+from else_core.store.importer import import_files
 from else_core.store.worker import Worker
 
 pytestmark = pytest.mark.postgres
@@ -356,3 +358,24 @@ def test_the_worker_drops_relp_resends_and_keeps_real_repeats(db, stamp, receive
     with db.connect() as conn:
         n = conn.execute("SELECT count(*) FROM rejects").fetchone()[0]
     assert n == stored
+
+
+def test_import_counts_line_kinds_as_parse_does(db, tmp_path):
+    """One way to count lines (reader.ReadStats.count_kinds) for `import` and `parse`."""
+    log = tmp_path / "mixed.log"
+    log.write_text(
+        "Mar  2 10:00:01 mx postfix/smtpd[1]: connect from a.example[192.0.2.1]\n"
+        "Mar  2 10:00:02 mx postfix/smtpd[1]: something Postfix says that ELSE does not know\n"
+        "Mar  2 10:00:03 mx dovecot[2]: imap-login: Login: user=<u>\n"
+        "Mar  2 10:00:04 mx amavis[3]: (00003-01) Passed CLEAN {RelayedInbound}, [192.0.2.1]"
+        " <s@a.example> -> <u@mx.example>, Queue-ID: 3pJjg82Vycz1JBJG, size: 800, 100 ms\n"
+        "not a syslog line at all\n"
+    )
+    with db.connect("else_worker") as conn:
+        imported = import_files(conn, [str(log)], year=2026, host_tz="UTC").stats
+    parsed = ReadStats()
+    for _ in read_events([str(log)], year=2026, host_tz="UTC", stats=parsed):
+        pass
+    assert imported.as_dict() == parsed.as_dict()
+    assert (parsed.postfix_lines, parsed.unknown_postfix_lines, parsed.foreign_lines) == (2, 1, 2)
+    assert (parsed.malformed_lines, parsed.lines) == (1, 5)
