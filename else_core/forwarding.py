@@ -27,9 +27,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import psycopg
-from psycopg import sql
 
 from else_core import resend
 
@@ -43,13 +43,6 @@ _WARNING = "journald warning: "
 # raw_events is partitioned by received_at: a line is never received before it was reported,
 # except by the clock skew between PFX and ELSE, which this allows for.
 _SKEW = timedelta(minutes=10)
-# The live raw lines of the covered hosts and minutes (parameters: hosts, from, to, since).
-_COVERED_ROWS = sql.SQL(
-    "FROM raw_events r"
-    " JOIN unnest(%s::text[], %s::timestamptz[], %s::timestamptz[]) AS c(host, lo, hi)"
-    "   ON r.host = c.host AND r.reported_at >= c.lo AND r.reported_at < c.hi"
-    " WHERE r.import_id IS NULL AND r.received_at >= %s"
-)
 
 
 def _minute(text: str) -> datetime:
@@ -190,24 +183,34 @@ def server_gaps(
             ],
             since - _SKEW,
         )
+        # Per minute: the lines, and how many share their reported time with another (a
+        # resend always does; with exact stamps hardly anything else).
         got = conn.execute(
-            sql.SQL(
-                "SELECT r.host, date_trunc('minute', r.reported_at) AS m, count(*)"
-                " {rows} GROUP BY 1, 2"
-            ).format(rows=_COVERED_ROWS),
+            "SELECT r.host, date_trunc('minute', r.reported_at) AS m, count(*),"
+            " count(*) - count(DISTINCT r.reported_at)"
+            " FROM raw_events r"
+            " JOIN unnest(%s::text[], %s::timestamptz[], %s::timestamptz[]) AS c(host, lo, hi)"
+            "   ON r.host = c.host AND r.reported_at >= c.lo AND r.reported_at < c.hi"
+            " WHERE r.import_id IS NULL AND r.received_at >= %s"
+            " GROUP BY 1, 2",
             span,
         ).fetchall()
-        received = {(h, m.astimezone(UTC)): n for h, m, n in got}
-        # Only lines that came more than once can hold a resend: their copies' receive times.
-        repeated = conn.execute(
-            sql.SQL(
+        received = {(h, m.astimezone(UTC)): n for h, m, n, _ in got}
+        shared = [(h, m) for h, m, _, k in got if k]
+        # In those minutes, the receive times of each line that came more than once.
+        repeated: list[tuple[Any, ...]] = []
+        if shared:
+            repeated = conn.execute(
                 "SELECT r.host, r.reported_at,"
-                " array_agg(r.received_at ORDER BY r.received_at, r.id) {rows}"
+                " array_agg(r.received_at ORDER BY r.received_at, r.id)"
+                " FROM raw_events r"
+                " JOIN unnest(%s::text[], %s::timestamptz[]) AS d(host, m)"
+                "   ON r.host = d.host AND date_trunc('minute', r.reported_at) = d.m"
+                " WHERE r.import_id IS NULL AND r.received_at >= %s"
                 " GROUP BY r.host, r.reported_at, r.program, r.pid, r.message"
-                " HAVING count(*) > 1"
-            ).format(rows=_COVERED_ROWS),
-            span,
-        ).fetchall()
+                " HAVING count(*) > 1",
+                ([h for h, _ in shared], [m for _, m in shared], since - _SKEW),
+            ).fetchall()
         for h, stamp, copies in repeated:
             key = (h, stamp.astimezone(UTC).replace(second=0, microsecond=0))
             resent[key] = resent.get(key, 0) + resend.resent(stamp, copies)
