@@ -94,6 +94,9 @@ _PLAYBOOK = """\
   gather_facts: false
   vars_files: [{defaults}]
   tasks:
+    - name: The role's argument_specs accept its defaults (what the role checks first)
+      ansible.builtin.validate_argument_spec:
+        argument_spec: "{{{{ (lookup('ansible.builtin.file', '{specs}') | from_yaml).argument_specs.main.options }}}}"
     - name: Every setting left unset
       ansible.builtin.template:
         src: {template}
@@ -122,6 +125,7 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, An
         _PLAYBOOK.format(
             defaults=ROLE / "defaults" / "main.yml",
             template=ROLE / "templates" / "etc" / "else" / "else.toml.j2",
+            specs=ROLE / "meta" / "argument_specs.yml",
             out=tmp,
             elsectl=ELSECTL,
             set_vars=json.dumps(set_vars),
@@ -132,6 +136,7 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, An
         "snmp_v3_auth_pass": "auth-pass-phrase",
         "snmp_v3_priv_pass": "priv-pass-phrase",
         "ansible_python_interpreter": sys.executable,
+        "role_path": str(ROLE),  # defined inside the role; the playbook only borrows its files
     }
     env = {
         **os.environ,
