@@ -12,10 +12,12 @@ class here plus its entry in :data:`FIELDS`, then the parser rule that emits it.
 type, all optional. mypy cannot narrow ``Event.f`` by ``Event.kind`` (they are two
 attributes), so a union of the per-kind classes would force a ``cast`` at each use in
 the correlator; one dict of all fields lets ``mypy --strict`` reject a misspelt key
-(``f.get("stauts")``) or a value of the wrong type (``f["size"] = "12"``) anywhere, while
-which keys a kind requires stays the job of :func:`check` (run on real logs by
-tests/unit/test_events_contract.py). A field added to a per-kind class goes into
-:data:`Fields` too; a test fails until it does.
+(``f["stauts"]``, a dict literal with ``"sizee"``) or a value of the wrong type
+(``f["size"] = "12"``) anywhere. ``f.get("stauts")`` is legal to mypy (typed ``object``,
+caught only where the value is used as a str), so tests/unit/test_events_contract.py also
+checks every literal key the parser, correlator and report name. Which keys a kind
+requires stays the job of :func:`check` (run on real logs by the same test file). A field
+added to a per-kind class goes into :data:`Fields` too; a test fails until it does.
 """
 
 # No ``from __future__ import annotations`` here: TypedDict reads NotRequired from the
