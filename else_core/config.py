@@ -109,6 +109,7 @@ SECTIONS: dict[str, type[Any]] = {
 #: The built-in defaults, for code that reads a raw section table or takes a setting as an
 #: argument (a dataclass with slots keeps no class-level default to read).
 INGEST_DEFAULTS = IngestSection()
+WEB_DEFAULTS = WebSection()
 SNMP_DEFAULTS = SnmpSection()
 _S = TypeVar("_S")
 _TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
