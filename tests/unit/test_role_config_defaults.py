@@ -186,3 +186,28 @@ def test_a_setting_the_deployer_set_is_written_with_its_type(
 ) -> None:
     value = rendered["set"][section][field.name]
     assert (value, type(value).__name__) == (_other(field), str(field.type))
+
+
+def _else_toml_task() -> dict[str, Any]:
+    tasks = yaml.safe_load((ROLE / "tasks" / "configure.yml").read_text())
+    (task,) = [
+        t
+        for t in tasks
+        if t.get("ansible.builtin.template", {}).get("src", "").endswith("else.toml.j2")
+    ]
+    return task
+
+
+def test_else_toml_is_checked_by_elsectl_before_it_replaces_the_old_one():
+    assert _else_toml_task()["ansible.builtin.template"]["validate"].endswith(
+        "/bin/elsectl config check %s"
+    )
+
+
+@pytest.mark.parametrize(
+    "reader", ["Restart else-ingest", "Restart else-snmp-poller", "Reload the WUI"]
+)
+def test_a_changed_else_toml_reaches_every_service_that_reads_it(reader: str) -> None:
+    """issue 14.5: the WUI reads else.toml too, so it is reloaded with ingest and the poller."""
+    handlers = {h["name"] for h in yaml.safe_load((ROLE / "handlers" / "main.yml").read_text())}
+    assert reader in _else_toml_task()["notify"] and reader in handlers
