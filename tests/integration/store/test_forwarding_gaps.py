@@ -179,3 +179,17 @@ def test_elsectl_servers_gaps_exit_code_says_whether_every_server_is_complete(
     code = main(["servers", "gaps", "--dsn", db.dsn(), "--since", since, "--format", "json"])
     (gap,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert (code, gap["host"], gap["missing"]) == (exit_code, "pfx", exit_code)
+
+
+def test_elsectl_servers_gaps_says_a_resent_line_was_dropped(db, capsys):
+    store(
+        db,
+        postfix_lines("pfx", 1, 2)
+        + resent(postfix_lines("pfx", 1, 1), late=5)
+        + [heartbeat("pfx", 0, 1, {1: 2})],
+    )
+    since = (T0 - timedelta(minutes=5)).isoformat()
+    code = main(["servers", "gaps", "--dsn", db.dsn(), "--since", since])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "pfx: complete: sent 2, received 2, missing 0, duplicated 0, resent 1" in out
