@@ -27,6 +27,7 @@ from types import ModuleType
 #: Compiled together (one mypyc group): the modules every log line passes through.
 MODULES = (
     "else_core.records",
+    "else_core.model",
     "else_core.queueid",
     "else_core.envelope",
     "else_core.parser",
