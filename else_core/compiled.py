@@ -15,13 +15,11 @@ compiled and pure modules would hold two different ``Event`` classes.
 
 from __future__ import annotations
 
-import importlib.abc
 import importlib.machinery
 import importlib.util
 import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from types import ModuleType
 
 #: Compiled together (one mypyc group): the modules every log line passes through.
@@ -38,20 +36,20 @@ MODULES = (
 #: Set to a non-empty value other than 0 to import the sources of :data:`MODULES`.
 PURE_ENV = "ELSE_PURE_PYTHON"
 
-_ROOT = Path(__file__).resolve().parent.parent
+# os.path, not pathlib, and no importlib.abc: this runs at every elsectl start-up.
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def source_path(name: str) -> Path:
+def source_path(name: str) -> str:
     """The ``.py`` file of one of :data:`MODULES` (a compiled module keeps no docstrings)."""
-    return _ROOT.joinpath(*name.split(".")).with_suffix(".py")
+    return os.path.join(_ROOT, *name.split(".")) + ".py"
 
 
-def _extension(name: str) -> Path | None:
-    src = source_path(name)
+def _extension(name: str) -> str | None:
+    stem = source_path(name)[:-3]
     for suffix in importlib.machinery.EXTENSION_SUFFIXES:
-        ext = src.with_suffix(suffix)
-        if ext.exists():
-            return ext
+        if os.path.exists(stem + suffix):
+            return stem + suffix
     return None
 
 
@@ -60,16 +58,16 @@ def _stale() -> bool:
 
     Only there: an installed wheel's files all carry the time pip unpacked them.
     """
-    if not (_ROOT / "setup.py").exists():
+    if not os.path.exists(os.path.join(_ROOT, "setup.py")):
         return False
     for name in MODULES:
         ext = _extension(name)
-        if ext is not None and ext.stat().st_mtime < source_path(name).stat().st_mtime:
+        if ext is not None and os.path.getmtime(ext) < os.path.getmtime(source_path(name)):
             return True
     return False
 
 
-class _SourceFirst(importlib.abc.MetaPathFinder):
+class _SourceFirst:
     """Finds :data:`MODULES` as their ``.py`` files, before the extension finder does."""
 
     def find_spec(

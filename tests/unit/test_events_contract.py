@@ -45,5 +45,5 @@ def test_the_contract_check_finds_what_breaks_it(event: Event, problem: str) -> 
 
 def test_every_kind_in_the_contract_is_documented_in_records() -> None:
     # From the source: the compiled build of records keeps no docstring.
-    doc = ast.get_docstring(ast.parse(source_path("else_core.records").read_text())) or ""
+    doc = ast.get_docstring(ast.parse(Path(source_path("else_core.records")).read_text())) or ""
     assert all(f"``{kind}``" in doc for kind in FIELDS)
