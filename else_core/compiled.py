@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from types import ModuleType
 
 #: Compiled together (one mypyc group): the modules every log line passes through.
+#: setup.py and the Makefile (rebuild prerequisites) read this tuple: one quoted name a line.
 MODULES = (
     "else_core.records",
     "else_core.model",
