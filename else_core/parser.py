@@ -397,10 +397,7 @@ def _smtpd(line: LogLine, qid: str | None, text: str) -> Event | None:
     elif text.startswith("disconnect from "):
         m = _CLIENT.match(text, 16)
         if m is not None:
-            counters = {
-                c.group(1): (int(c.group(2)), int(c.group(3) or c.group(2)))
-                for c in _COUNTER.finditer(text, m.end())
-            }
+            counters = _counters(text, m.end())
             return Event(
                 line,
                 "disconnect",
@@ -413,6 +410,33 @@ def _smtpd(line: LogLine, qid: str | None, text: str) -> Event | None:
     if "TLS connection established " in text:  # no trust level before Postfix 2.5
         return _tls(line, text)
     return None
+
+
+def _counters(text: str, pos: int) -> dict[str, tuple[int, int]]:
+    """``ehlo=1 mail=1 rcpt=0/1 ... commands=3/4`` from ``pos`` on: name -> (ok, total).
+
+    Split into words when every word has the plain ASCII shape Postfix writes (a regular
+    expression per counter was a third of the cost of an smtpd line); anything else goes
+    to :data:`_COUNTER`, which defines the result.
+    """
+    out: dict[str, tuple[int, int]] = {}
+    for word in text[pos:].split():
+        name, eq, value = word.partition("=")
+        ok, slash, total = value.partition("/")
+        if not (
+            eq
+            and name.isascii()
+            and name.replace("_", "a").isalnum()
+            and ok.isascii()
+            and ok.isdigit()
+            and (not slash or (total.isascii() and total.isdigit()))
+        ):
+            return {
+                c.group(1): (int(c.group(2)), int(c.group(3) or c.group(2)))
+                for c in _COUNTER.finditer(text, pos)
+            }
+        out[name] = (int(ok), int(total or ok))
+    return out
 
 
 def _conn_error(line: LogLine, m: re.Match[str]) -> Event:
