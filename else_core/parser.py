@@ -817,7 +817,7 @@ def parse(line: LogLine) -> Event:
         if program in AMAVIS_PROGRAMS:
             try:
                 return _amavis(line)
-            except (ValueError, IndexError):  # a number too long for int(), say
+            except (ValueError, IndexError, TypeError):  # a number too long for int(), say
                 return Event(line, "foreign")
         return Event(line, "foreign")
     text = line.message
@@ -832,7 +832,7 @@ def parse(line: LogLine) -> Event:
                 # NOQUEUE lines are decisions made before a queue file exists.
                 try:
                     return _noqueue(line, service, text) or Event(line, "other")
-                except (ValueError, IndexError):
+                except (ValueError, IndexError, TypeError):
                     return Event(line, "other")
     try:
         if text.startswith("to=") and qid is not None:
@@ -841,7 +841,9 @@ def parse(line: LogLine) -> Event:
                 return ev
         handler = _DAEMON.get(service)
         ev = handler(line, qid, text) if handler is not None else None
-    except (ValueError, IndexError):  # defensive: odd numbers (a 5000-digit port) in odd lines
+    # Defensive: odd numbers (a 5000-digit port) in odd lines; a TypeError is a compiled
+    # module's type check meeting a line nobody foresaw: the line is kept, as "other".
+    except (ValueError, IndexError, TypeError):
         ev = None
     if ev is not None:
         return ev
