@@ -37,7 +37,10 @@ def test_bad_rules_are_refused_with_a_reason(rule, message):
     ("params", "normalised"),
     [
         ({"zones": "bl.test, dbl.test"}, {"zones": ["bl.test", "dbl.test"]}),
-        ({"zones": ["bl.test"], "domains": "example.org"}, {"zones": ["bl.test"], "domains": ["example.org"]}),
+        (
+            {"zones": ["bl.test"], "domains": "example.org"},
+            {"zones": ["bl.test"], "domains": ["example.org"]},
+        ),
     ],
 )
 def test_list_parameters_accept_comma_separated_text(params, normalised):
