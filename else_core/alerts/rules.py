@@ -121,6 +121,25 @@ def _strings(name: str, value: Any) -> list[str]:
     return list(value)
 
 
+def parse_params(items: list[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` words (the CLI's ``--param``, the WUI's parameters field) as a dict;
+    whole numbers become integers, the rest stays text (lists are comma-separated)."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ElseError(f"parameter {item!r}: expected KEY=VALUE")
+        out[key.strip()] = int(value) if value.strip().isdigit() else value.strip()
+    return out
+
+
+def params_text(params: dict[str, Any]) -> str:
+    """The parameters as :func:`parse_params` reads them back (for an edit form)."""
+    return " ".join(
+        f"{k}={','.join(v) if isinstance(v, list) else v}" for k, v in sorted(params.items())
+    )
+
+
 def _check_params(kind: Kind, params: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in params.items():
@@ -146,6 +165,8 @@ def validate(rule: Rule) -> Rule:
     """The rule with its parameters normalised, or an ElseError naming what is wrong."""
     if not rule.name.strip():
         raise ElseError("a rule needs a name")
+    if "/" in rule.name or not rule.name.isprintable() or len(rule.name) > 100:
+        raise ElseError("a rule name is up to 100 printable characters, without '/'")
     kind = KINDS.get(rule.kind)
     if kind is None:
         raise ElseError(f"unknown rule kind {rule.kind!r} (known: {', '.join(KINDS)})")

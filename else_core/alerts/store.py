@@ -328,12 +328,17 @@ def alert_detail(conn: psycopg.Connection, alert_id: int) -> dict[str, Any]:
     return alert
 
 
-def unresolved_count(conn: psycopg.Connection) -> tuple[int, int]:
-    """(open, acknowledged) alerts: the WUI's banner."""
-    row = conn.execute(
-        "SELECT count(*) FILTER (WHERE state = 'open'),"
-        " count(*) FILTER (WHERE state = 'acknowledged') FROM alerts WHERE state <> 'resolved'"
-    ).fetchone()
+def unresolved_count(conn: psycopg.Connection) -> tuple[int, int] | None:
+    """(open, acknowledged) alerts: the WUI's banner. None when they cannot be counted (a
+    database without the alert tables yet, a lost connection): the page still renders."""
+    try:
+        row = conn.execute(
+            "SELECT count(*) FILTER (WHERE state = 'open'),"
+            " count(*) FILTER (WHERE state = 'acknowledged') FROM alerts"
+            " WHERE state <> 'resolved'"
+        ).fetchone()
+    except psycopg.Error:
+        return None
     return (int(row[0]), int(row[1])) if row else (0, 0)
 
 

@@ -105,16 +105,6 @@ def _rule_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--by", help="who makes the change (default: your user name)")
 
 
-def _params(items: list[str]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise ElseError(f"--param {item!r}: expected KEY=VALUE")
-        out[key.strip()] = int(value) if value.strip().isdigit() else value.strip()
-    return out
-
-
 def _changes(args: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name in (
@@ -139,7 +129,9 @@ def _changes(args: argparse.Namespace) -> dict[str, Any]:
     elif args.all_servers:
         out.update(scope_kind="all", scope_value=None)
     if args.param:
-        out["params"] = _params(args.param)
+        from else_core.alerts.rules import parse_params  # noqa: PLC0415
+
+        out["params"] = parse_params(args.param)
     return out
 
 

@@ -497,7 +497,7 @@ def test_rule_add_set_delete_round_trip(db, capsys):
         (["rule", "add", "x", "--kind", "dnsbl", "--threshold", "0"], "needs zones"),
         (
             ["rule", "add", "x", "--kind", "queue_size", "--threshold", "1", "--param", "zones"],
-            "expected KEY=VALUE",
+            "'zones': expected KEY=VALUE",
         ),
         (
             [
