@@ -314,5 +314,3 @@ def test_acknowledging_in_the_lab_records_who(alerting, rule, pfx):
         assert (shown["state"], shown["acknowledged_by"]) == ("acknowledged", "lab-admin")
     finally:
         alerting.dns.listed.discard(listed)
-
-
