@@ -248,11 +248,11 @@ def apply(  # noqa: PLR0913 - the decision and everything it is about
         )
         _event(conn, alert_id, "resolved", now, value, summary, channels)
         return
-    if reading is not None and decision.clear_count == 0:
+    if reading is not None:
         conn.execute(
-            "UPDATE alerts SET value = %s, summary = %s, last_seen_at = %s, clear_count = 0"
+            "UPDATE alerts SET value = %s, summary = %s, last_seen_at = %s, clear_count = %s"
             " WHERE id = %s",
-            (value, summary, now, alert_id),
+            (value, summary, now, decision.clear_count, alert_id),
         )
     else:
         conn.execute(
