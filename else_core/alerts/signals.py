@@ -167,10 +167,14 @@ def log_silence(ctx: Context, rule: Rule) -> Readings:
     for host in known_servers(ctx):
         last = seen.get(host)
         if last is None:
-            out[host] = Reading(
-                float(rule.window_minutes), f"no log line from {host} has ever been received"
+            # A server never heard from is silent since ELSE began to watch it (a fresh
+            # install's first round must not alert before the first line had time to come).
+            ctx.conn.execute(
+                "INSERT INTO alert_line_seen (host, last_at) VALUES (%s, %s)"
+                " ON CONFLICT (host) DO NOTHING",
+                (host, ctx.now),
             )
-            continue
+            last = ctx.now
         minutes = max(0.0, (ctx.now - last).total_seconds() / 60)
         out[host] = Reading(
             round(minutes, 1),

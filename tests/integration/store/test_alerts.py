@@ -232,6 +232,15 @@ def test_each_kind_resolves_when_the_cause_goes_away(conns, case):
     assert alert["subject"] == case.subject
 
 
+def test_a_server_never_heard_from_is_silent_since_watching_began(conns):
+    owner, worker = conns
+    only_rule(owner, Rule("l", "log_silence", 10, 2, window_minutes=60, clear_after=1))
+    engine.evaluate(worker, config(), NOW)
+    assert unresolved(owner) == {}
+    engine.evaluate(worker, config(), NOW + timedelta(minutes=11))
+    assert unresolved(owner) == {"pfx": "open"}
+
+
 def test_no_mail_below_the_volume_floor_raises_no_rate_alert(conns):
     owner, worker = conns
     only_rule(owner, Rule("d", "deferral_rate", 30, params={"min_volume": 50}))
