@@ -309,7 +309,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         level=logging.INFO if args.verbose or not args.once else logging.WARNING,
         format="elsectl alert: %(message)s",
     )
-    settings = cfg.alerts  # a wrong type in [alerts] fails here, before any round
+    _ = cfg.alerts  # a wrong type in [alerts] is a clear error before any round
     if args.interval is not None:
         if args.interval <= 0:
             raise ElseError("--interval must be > 0")
@@ -317,7 +317,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     dsn = cfg.dsn(args.dsn)
     if not args.once:
         return engine.serve(cfg, dsn)
-    del settings
     with errors(), _conn(args) as conn:
         result = engine.run_once(conn, cfg)
     sys.stdout.write(

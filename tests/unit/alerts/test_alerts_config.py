@@ -47,3 +47,24 @@ def test_defaults_deliver_through_the_local_postfix():
 def test_a_wrong_type_fails_when_read():
     with pytest.raises(ConfigError, match="interval must be a number"):
         _ = cfg("[alerts]\ninterval = 'x'\n").alerts
+
+
+@pytest.mark.parametrize(
+    ("toml", "args", "message"),
+    [
+        ("[alerts]\ninterval = 'x'\n", [], "[alerts] interval must be a number"),
+        ("", ["--interval", "0"], "--interval must be > 0"),
+        ("", [], "no database configured"),
+    ],
+)
+def test_alert_run_refuses_bad_settings_with_one_line(
+    tmp_path, monkeypatch, capsys, toml, args, message
+):
+    from else_core.cli import main
+
+    conf = tmp_path / "else.toml"
+    conf.write_text(toml)
+    monkeypatch.setenv("ELSE_CONFIG", str(conf))
+    monkeypatch.delenv("ELSE_DSN", raising=False)
+    assert main(["alert", "run", "--once", *args]) == 2
+    assert message in capsys.readouterr().err
