@@ -212,8 +212,9 @@ def env_of(app: Bottle) -> Environment:
 
 
 def _alert_banner(c: Ctx | None) -> tuple[int, int] | None:
-    """(open, acknowledged) alerts for the banner of a signed-in user's page; None: none open."""
-    if c is None or c.user is None:
+    """(open, acknowledged) alerts for the banner of an administrator's page; None: none open.
+    Alerts name servers and other tenants' domains: scoped users see neither."""
+    if c is None or c.user is None or not c.user.is_admin:
         return None
     counts = alerts_store.unresolved_count(c.db)
     return counts if counts and counts[0] else None

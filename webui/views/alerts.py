@@ -2,8 +2,9 @@
 acknowledge button, and (administrators) the rules; plus the banner every page shows
 while alerts are open (:func:`banner`, called by :func:`webui.context.render`).
 
-Every signed-in user may see and acknowledge alerts (the acknowledgement names them);
-only administrators change rules. Every change is a CSRF-checked POST and an audit row.
+Alerts are for administrators, like the Servers page they point to: they name servers,
+remote domains and relays of every tenant, which a scoped user must not see. Every change
+is a CSRF-checked POST and an audit row; the acknowledgement names who made it.
 """
 
 from __future__ import annotations
@@ -69,23 +70,22 @@ def install(app: Bottle) -> None:
         out += [(f"group:{g.name}", f"group {g.name}") for g in accounts.list_groups(c.db)]
         return out
 
-    @app.get("/alerts")
+    @app.get("/alerts", auth="admin")
     def alerts_page() -> str:
         c = ctx()
         show = q("show")
         states = store.STATES if show == "all" else ("open", "acknowledged")
-        admin = c.user is not None and c.user.is_admin
         return render(
             "alerts.html",
             alerts=store.list_alerts(c.db, states, 300),
             show_all=show == "all",
             rules=store.rule_status(c.db),
             kinds=KINDS,
-            scopes=scopes() if admin else [],
+            scopes=scopes(),
             params_text=params_text,
         )
 
-    @app.get("/alerts/<alert_id:int>")
+    @app.get("/alerts/<alert_id:int>", auth="admin")
     def alert_page(alert_id: int) -> str:
         try:
             alert = store.alert_detail(ctx().db, alert_id)
@@ -93,7 +93,7 @@ def install(app: Bottle) -> None:
             raise HTTPError(404, "no such alert") from None
         return render("alert.html", a=alert)
 
-    @app.post("/alerts/<alert_id:int>/ack")
+    @app.post("/alerts/<alert_id:int>/ack", auth="admin")
     def alert_ack(alert_id: int) -> None:
         c = ctx()
         try:

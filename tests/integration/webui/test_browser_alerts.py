@@ -28,7 +28,7 @@ def test_the_banner_leads_to_the_alert_and_acknowledging_it_clears_the_banner(
     b.set_window_size(*size)
     alert_id = open_alert(alerts_db)
     b.get(url + "/login")
-    b.find_element(By.NAME, "username").send_keys("alice")
+    b.find_element(By.NAME, "username").send_keys("admin")
     b.find_element(By.NAME, "password").send_keys(PASSWORD)
     b.find_element(By.CSS_SELECTOR, "#loginform button").click()
     wait(b, "form.quick")
@@ -45,5 +45,5 @@ def test_the_banner_leads_to_the_alert_and_acknowledging_it_clears_the_banner(
     wait(b, "p.flash")
     assert f"Alert {alert_id} acknowledged." in b.find_element(By.CSS_SELECTOR, "p.flash").text
     assert b.find_elements(By.CSS_SELECTOR, "p.alert-banner") == []
-    assert state_of(alerts_db, alert_id) == ("acknowledged", "alice")
+    assert state_of(alerts_db, alert_id) == ("acknowledged", "admin")
     assert csp_violations(b) == []
