@@ -56,21 +56,26 @@ def health(conn: psycopg.Connection, config: Config) -> list[dict[str, Any]]:
 
 
 def register(conn: psycopg.Connection, config: Config) -> list[str]:
-    """Write each configured server's address and role into ``servers``; its names.
+    """Write each configured server's address and role into ``servers``; the names of
+    those that were missing or different (none: nothing changed, as Ansible asks).
 
     Reports group mail by the role of the servers it crossed, in SQL, so the roles must be
     in the database (and, in the split layout, replicated to the frontend's standby) even
     for a server the SNMP poller does not reach. Poll state is left as it is.
     """
+    changed = []
     with conn.transaction():
         for s in config.servers:
-            conn.execute(
+            cur = conn.execute(
                 "INSERT INTO servers (name, address, role) VALUES (%s, %s, %s)"
                 " ON CONFLICT (name) DO UPDATE SET address = EXCLUDED.address,"
-                " role = EXCLUDED.role",
+                " role = EXCLUDED.role WHERE servers.address IS DISTINCT FROM EXCLUDED.address"
+                " OR servers.role IS DISTINCT FROM EXCLUDED.role",
                 (s.name, s.address, s.role),
             )
-    return [s.name for s in config.servers]
+            if cur.rowcount:
+                changed.append(s.name)
+    return changed
 
 
 def roles(conn: psycopg.Connection, config: Config) -> dict[str, str]:

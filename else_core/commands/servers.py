@@ -75,8 +75,11 @@ def _text(gaps: list[ServerGap]) -> str:
 def run_sync(args: argparse.Namespace) -> int:
     cfg = config.load()
     with errors(), connect(cfg.dsn(args.dsn)) as conn:
-        names = servers_mod.register(conn, cfg)
-    sys.stdout.write(f"{len(names)} server(s) registered: {', '.join(names) or '-'}\n")
+        changed = servers_mod.register(conn, cfg)
+    if changed:
+        sys.stdout.write(f"{len(changed)} server(s) changed: {', '.join(changed)}\n")
+    else:
+        sys.stdout.write(f"servers up to date ({len(cfg.servers)} configured)\n")
     return 0
 
 

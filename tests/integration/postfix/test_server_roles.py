@@ -45,6 +45,7 @@ def stored(two_hosts: TwoHosts, pg_cluster, tmp_path_factory) -> Iterator[Databa
         with pytest.MonkeyPatch.context() as mp:
             mp.setenv("ELSE_CONFIG", str(toml))
             assert elsectl_main(["servers", "sync", "--dsn", db.dsn("else_worker")]) == 0
+        db.config = toml  # the test's else.toml, for a second sync
         yield db
     finally:
         pg_cluster.drop_db(db.name)
@@ -60,6 +61,13 @@ def test_servers_sync_writes_the_configured_roles(stored):
     with stored.connect() as conn:
         rows = dict(conn.execute("SELECT name, role FROM servers").fetchall())
     assert rows == ROLES
+
+
+def test_servers_sync_again_changes_nothing(stored, capsys):
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ELSE_CONFIG", str(stored.config))
+        assert elsectl_main(["servers", "sync", "--dsn", stored.dsn("else_worker")]) == 0
+    assert capsys.readouterr().out == "servers up to date (3 configured)\n"
 
 
 @pytest.mark.parametrize(
