@@ -53,6 +53,16 @@ def test_the_standby_streams_from_the_primary_as_the_replication_role(pair):
     assert (rows, standby) == ([("else_replicator", "streaming")], True)
 
 
+def test_the_standby_replicates_over_verified_tls(pair):
+    with pair.primary.admin() as conn:
+        row = conn.execute(
+            "SELECT s.ssl FROM pg_stat_replication r JOIN pg_stat_ssl s USING (pid)"
+        ).fetchone()
+    with pair.standby.admin() as conn:
+        conninfo = conn.execute("SHOW primary_conninfo").fetchone()
+    assert (row, "sslmode='verify-full'" in str(conninfo)) == ((True,), True)
+
+
 def test_mail_imported_on_the_primary_is_found_on_the_standby(pair):
     print(f"\nreplay lag after importing one log on the primary: {pair.import_lag * 1000:.1f} ms")
     with psycopg.connect(pair.dsn(pair.standby), autocommit=True) as conn:
