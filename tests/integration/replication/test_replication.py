@@ -191,3 +191,20 @@ def test_a_write_connection_to_a_down_primary_is_read_only(pair):
     finally:
         pair.primary.start()
     assert (up, routes.primary_up()) == (False, False)  # remembered for `recheck` seconds
+
+
+def test_ingest_goes_on_while_the_standby_is_down_and_it_catches_up(pair):
+    pair.standby.stop()
+    try:
+        with psycopg.connect(pair.dsn(pair.primary, "else_owner")) as conn:
+            name = "28_received_bounce.log"
+            res = import_files(conn, [str(CORPUS / "lightmeter-individual" / name)], year=2026)
+    finally:
+        pair.standby.start()
+    lag = pair.replayed()
+    print(f"\nthe standby caught up {lag * 1000:.0f} ms after it was started again")
+    counts = []
+    for node in (pair.primary, pair.standby):
+        with node.admin("else_db") as conn:
+            counts.append(conn.execute("SELECT count(*) FROM emails").fetchone())
+    assert (res.emails > 0, counts[0] == counts[1]) == (True, True)
