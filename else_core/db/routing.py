@@ -9,8 +9,9 @@ since a standby refuses every write.
 When the primary cannot be reached the standby still answers: the WUI keeps serving
 searches and says it is read-only, and a write is refused with :class:`ReadOnly` (a clear
 message, not a 500). When the standby is missing, reads fall back to the primary. A failed
-connection to the primary is remembered for ``recheck`` seconds, so a backend that is down
-(whose connection attempts may each wait for a timeout) does not slow every page.
+connection to the primary is remembered for ``recheck`` seconds in the split layout, so a
+backend that is down (whose connection attempts may each wait for a timeout) does not slow
+every page.
 """
 
 from __future__ import annotations
@@ -74,9 +75,14 @@ class Routes:
         return self.write()
 
     def write(self) -> psycopg.Connection:
-        """A connection to the primary (autocommit), or :class:`ReadOnly` when it is down."""
-        if self.believed_down():
+        """A connection to the primary (autocommit), or :class:`ReadOnly` when it is down.
+
+        With one database (not split) every request tries again, as before the split.
+        """
+        if self.split and self.believed_down():
             raise ReadOnly(self._message())
+        if not self.split:  # one database: its own error, as before the split
+            return connect(self.primary_dsn, autocommit=True)
         try:
             conn = connect(self.primary_dsn, autocommit=True, connect_timeout=PRIMARY_TIMEOUT)
         except ServiceUnavailable:
@@ -96,17 +102,15 @@ class Routes:
                 return False
         try:
             self.write().close()
-        except ReadOnly:
+        except ServiceUnavailable:  # ReadOnly, or the one database's own error
             return False
         return True
 
     def _message(self) -> str:
-        if self.split:
-            return (
-                "the backend database is unreachable: ELSE is read-only for now"
-                " (searches and reports still work; changes are refused until it is back)"
-            )
-        return "the database is unreachable; try again"
+        return (
+            "the backend database is unreachable: ELSE is read-only for now"
+            " (searches and reports still work; changes are refused until it is back)"
+        )
 
 
 def replay_lag(conn: psycopg.Connection) -> float | None:

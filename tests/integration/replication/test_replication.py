@@ -16,6 +16,7 @@ from webclient import Client
 
 from else_core import accounts
 from else_core.db.routing import ReadOnly, Routes, in_recovery, replay_lag
+from else_core.errors import ServiceUnavailable
 from else_core.search import Query, search_emails
 from else_core.store.importer import import_files
 
@@ -208,3 +209,14 @@ def test_ingest_goes_on_while_the_standby_is_down_and_it_catches_up(pair):
         with node.admin("else_db") as conn:
             counts.append(conn.execute("SELECT count(*) FROM emails").fetchone())
     assert (res.emails > 0, counts[0] == counts[1]) == (True, True)
+
+
+def test_one_database_down_is_its_own_error_and_tried_again_each_time():
+    routes = Routes(f"host=127.0.0.1 port={_free_port()} dbname=else_db user=else_web")
+    for _ in range(2):
+        with pytest.raises(ServiceUnavailable) as err:
+            routes.write()
+        assert (type(err.value), "cannot connect to PostgreSQL" in str(err.value)) == (
+            ServiceUnavailable,
+            True,
+        )
