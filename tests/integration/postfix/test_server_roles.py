@@ -45,7 +45,8 @@ def stored(two_hosts: TwoHosts, pg_cluster, tmp_path_factory) -> Iterator[Databa
         with pytest.MonkeyPatch.context() as mp:
             mp.setenv("ELSE_CONFIG", str(toml))
             assert elsectl_main(["servers", "sync", "--dsn", db.dsn("else_worker")]) == 0
-        db.config = toml  # the test's else.toml, for a second sync
+        db.config = toml  # the test's else.toml, for a second sync and the file report
+        db.log = two_hosts.logs["inbound-first"]
         yield db
     finally:
         pg_cluster.drop_db(db.name)
@@ -108,3 +109,26 @@ def test_elsectl_stats_text_names_the_ways(stored, capsys):
     assert elsectl_main(argv) == 0
     text = capsys.readouterr().out
     assert "Way through the servers:" in text and "incoming → outgoing" in text
+
+
+@pytest.mark.parametrize(
+    ("hosts", "ways"),
+    [
+        ([], {"incoming → outgoing": 1}),
+        (["--host", "in"], {"incoming": 1}),
+        (["--host", "out"], {"outgoing": 1}),
+    ],
+)
+def test_elsectl_report_from_files_splits_by_way_and_limits_to_a_server(
+    stored, capsys, hosts, ways
+):
+    log = str(stored.log)
+    argv = ["report", "--config", str(stored.config), "--format", "json", *hosts, log]
+    assert elsectl_main(argv) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert {r["way"]: r["emails"] for r in report["ways"]} == ways
+
+
+def test_elsectl_report_without_roles_has_no_ways(stored, capsys):
+    assert elsectl_main(["report", "--format", "json", str(stored.log)]) == 0
+    assert "ways" not in json.loads(capsys.readouterr().out)
