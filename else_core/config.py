@@ -59,9 +59,10 @@ DSN_KEYS = {
 }
 
 
-# -- sections: one dataclass each, its defaults the only ones in Python ---------------------
-# The role's defaults/main.yml writes every key; these defaults apply when a file (a
-# developer's, a test's) leaves a key out.
+# -- sections: one dataclass each, its defaults the only ones ----------------------------
+# The else_app role writes a key only when the deployer set its variable (they default to
+# null), so these defaults apply on the appliance too; tests/unit/test_role_config_defaults.py
+# fails if the role grows its own copy.
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +109,10 @@ SECTIONS: dict[str, type[Any]] = {
     "web": WebSection,
     "snmp": SnmpSection,
 }
-#: The built-in defaults, for code that reads a raw section table.
+#: The built-in defaults, for code that reads a raw section table or takes a setting as an
+#: argument (a dataclass with slots keeps no class-level default to read).
+INGEST_DEFAULTS = IngestSection()
+WEB_DEFAULTS = WebSection()
 SNMP_DEFAULTS = SnmpSection()
 _S = TypeVar("_S")
 _TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}

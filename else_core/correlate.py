@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from else_core.events import Fields
 from else_core.model import Attempt, Email, Recipient, Reject, Transaction
 from else_core.records import Event
 
@@ -707,9 +708,9 @@ class Correlator:
             else:
                 self._expect_child(child_qid, tx.host, tx.queue_id, "forward", tx.host)
             return
-        child_qid = f.get("queued_as")
-        if child_qid:
-            self._link_next_hop(tx, child_qid, f)
+        next_qid = f.get("queued_as")  # one QID here; only amavis logs a list
+        if isinstance(next_qid, str) and next_qid:
+            self._link_next_hop(tx, next_qid, f)
 
     def _moved_away(self, ev: Event) -> Transaction | None:
         """The file ``postsuper -r`` or ``-d`` took while a delivery agent was still at
@@ -730,7 +731,7 @@ class Correlator:
             self._touch(group)
         return tx
 
-    def _link_next_hop(self, tx: Transaction, child_qid: str, f: dict[str, Any]) -> None:
+    def _link_next_hop(self, tx: Transaction, child_qid: str, f: Fields) -> None:
         """Follow ``queued as CHILD`` to the transaction that carries the message on.
 
         On the same host it is a content filter re-injecting (often on 127.0.0.1, but

@@ -13,9 +13,11 @@ It also relays journald's own complaints (``journald warning: ... missed 5 messa
 journald dropped before anything could forward them.
 
 :func:`server_gaps` sets those counts against the raw lines ELSE holds for the same host and
-minutes (every line of that host: PFX forwards only mail.*, the heartbeats included): fewer
-received than sent means lines are missing (still on their way, or lost);
-more means duplicates. The minutes still unreported (the current one, or a heartbeat not yet
+minutes (every line of that host: PFX forwards only mail.*, the heartbeats included). Copies
+that RELP sent again after a reconnect (:mod:`else_core.resend`; the ingest worker drops
+them) are counted as ``resent``, not as lines received: fewer received than sent means
+lines are missing (still on their way, or lost); more means duplicates.
+The minutes still unreported (the current one, or a heartbeat not yet
 arrived) are left out of both sides, so a busy server shows no false gap.
 """
 
@@ -25,8 +27,11 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import psycopg
+
+from else_core import resend
 
 HEARTBEAT_PROGRAM = "else-heartbeat"
 _COUNTS = re.compile(
@@ -71,15 +76,18 @@ class ServerGap:
 
     host: str
     sent: int = 0
+    #: Lines received, RELP resends not counted (those are in ``resent``).
     received: int = 0
     missing: int = 0
     duplicated: int = 0
+    #: Extra copies RELP sent after a reconnect: expected, dropped by the ingest worker.
+    resent: int = 0
     covered_from: datetime | None = None
     covered_through: datetime | None = None
     last_heartbeat: datetime | None = None
     journald_warnings: int = 0
     last_journald_warning: str | None = None
-    # Minutes with a difference, oldest first: (minute, sent, received).
+    # Minutes with a difference, oldest first: (minute, sent, received without resends).
     minutes: list[tuple[datetime, int, int]] = field(default_factory=list)
 
     @property
@@ -102,6 +110,7 @@ class ServerGap:
             "received": self.received,
             "missing": self.missing,
             "duplicated": self.duplicated,
+            "resent": self.resent,
             "complete": self.complete,
             "covered_from": iso(self.covered_from),
             "covered_through": iso(self.covered_through),
@@ -162,33 +171,58 @@ def server_gaps(
             gap.covered_through = counts.through
     covered = [g for g in gaps.values() if g.covered_through is not None]
     received: dict[tuple[str, datetime], int] = {}
+    resent: dict[tuple[str, datetime], int] = {}
     if covered:
+        span = (
+            [g.host for g in covered],
+            [g.covered_from for g in covered],
+            [
+                g.covered_through + timedelta(minutes=1)
+                for g in covered
+                if g.covered_through is not None  # always: see covered
+            ],
+            since - _SKEW,
+        )
+        # Per minute: the lines, and how many share their reported time with another (a
+        # resend always does; with exact stamps hardly anything else).
         got = conn.execute(
-            "SELECT r.host, date_trunc('minute', r.reported_at) AS m, count(*)"
+            "SELECT r.host, date_trunc('minute', r.reported_at) AS m, count(*),"
+            " count(*) - count(DISTINCT r.reported_at)"
             " FROM raw_events r"
             " JOIN unnest(%s::text[], %s::timestamptz[], %s::timestamptz[]) AS c(host, lo, hi)"
             "   ON r.host = c.host AND r.reported_at >= c.lo AND r.reported_at < c.hi"
             " WHERE r.import_id IS NULL AND r.received_at >= %s"
             " GROUP BY 1, 2",
-            (
-                [g.host for g in covered],
-                [g.covered_from for g in covered],
-                [
-                    g.covered_through + timedelta(minutes=1)
-                    for g in covered
-                    if g.covered_through is not None  # always: see covered
-                ],
-                since - _SKEW,
-            ),
+            span,
         ).fetchall()
-        received = {(h, m.astimezone(UTC)): n for h, m, n in got}
+        received = {(h, m.astimezone(UTC)): n for h, m, n, _ in got}
+        shared = [(h, m) for h, m, _, k in got if k]
+        # In those minutes, the receive times of each line that came more than once.
+        repeated: list[tuple[Any, ...]] = []
+        if shared:
+            repeated = conn.execute(
+                "SELECT r.host, r.reported_at,"
+                " array_agg(r.received_at ORDER BY r.received_at, r.id)"
+                " FROM raw_events r"
+                " JOIN unnest(%s::text[], %s::timestamptz[]) AS d(host, m)"
+                "   ON r.host = d.host AND date_trunc('minute', r.reported_at) = d.m"
+                " WHERE r.import_id IS NULL AND r.received_at >= %s"
+                " GROUP BY r.host, r.reported_at, r.program, r.pid, r.message"
+                " HAVING count(*) > 1",
+                ([h for h, _ in shared], [m for _, m in shared], since - _SKEW),
+            ).fetchall()
+        for h, stamp, copies in repeated:
+            key = (h, stamp.astimezone(UTC).replace(second=0, microsecond=0))
+            resent[key] = resent.get(key, 0) + resend.resent(stamp, copies)
     for gap in covered:
         per_host = sent.get(gap.host, {})
         minutes = sorted(set(per_host) | {m for h, m in received if h == gap.host})
         for minute in minutes:
-            s, r = per_host.get(minute, 0), received.get((gap.host, minute), 0)
+            x = resent.get((gap.host, minute), 0)
+            s, r = per_host.get(minute, 0), received.get((gap.host, minute), 0) - x
             gap.sent += s
             gap.received += r
+            gap.resent += x
             gap.missing += max(0, s - r)
             gap.duplicated += max(0, r - s)
             if s != r:

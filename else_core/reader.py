@@ -12,7 +12,7 @@ import os
 import re
 import sys
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
@@ -46,6 +46,24 @@ class ReadStats:
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
 
+    def count_kinds(self, kinds: Mapping[str, int]) -> None:
+        """Add lines counted by event kind (``{"delivery": 3, "foreign": 1}``) to their
+        buckets: the one place that says which kind is which (``elsectl parse`` and
+        ``elsectl import`` both count this way)."""
+        for kind, n in kinds.items():
+            if kind == "malformed":
+                self.malformed_lines += n
+            elif kind in _NOT_POSTFIX:
+                self.foreign_lines += n
+            else:
+                self.postfix_lines += n
+                if kind == "other":
+                    self.unknown_postfix_lines += n
+
+
+#: Event kinds of lines from programs other than Postfix.
+_NOT_POSTFIX = frozenset(("foreign", "amavis"))
+
 
 #: What reading a damaged file raises: OSError (gzip.BadGzipFile: not gzip at all, or
 #: a bad CRC), EOFError (truncated) and zlib.error (corrupt deflate data).
@@ -66,6 +84,7 @@ def open_positioned(path: str) -> tuple[IO[bytes], IO[bytes]]:
     try:
         raw = open(path, "rb")  # noqa: SIM115 - returned to the caller, who closes it
         if _is_gzip(path, raw):
+            # GzipFile is a BufferedIOBase, which typeshed does not count as an IO[bytes].
             return raw, gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
         return raw, raw
     except FileNotFoundError:
@@ -87,7 +106,8 @@ def open_binary(path: str) -> IO[bytes]:
     if stream is raw:
         return raw
     raw.close()
-    return gzip.open(path, "rb")  # type: ignore[return-value]  # one object that owns the file
+    # One object that owns the file; a GzipFile to mypy, not an IO[bytes] (see above).
+    return gzip.open(path, "rb")  # type: ignore[return-value]
 
 
 def text_of(stream: IO[bytes]) -> io.TextIOWrapper:
@@ -146,8 +166,9 @@ def order_files(paths: list[str], year: int | None, tz: tzinfo) -> list[tuple[st
     return [(k[3], k[4]) for k in keyed]
 
 
-def _guess_year(path: str, tz: tzinfo) -> int:
-    """The year of a classic-stamped file's first line, from the file's mtime."""
+def guess_year(path: str, tz: tzinfo) -> int:
+    """The year of a classic-stamped file's first line, from the file's mtime (for
+    ``elsectl parse`` and ``elsectl import`` alike)."""
     if path == "-":
         return datetime.now(tz).year
     _, year = first_stamp(path, None, tz)
@@ -165,7 +186,7 @@ def read_lines(
     stats = stats if stats is not None else ReadStats()
     seq = 0
     for path in paths:
-        file_year = year if year is not None else _guess_year(path, tz)
+        file_year = year if year is not None else guess_year(path, tz)
         envelope = EnvelopeParser(ClassicClock(file_year, tz))
         split = envelope.split
         stats.files += 1
@@ -187,23 +208,13 @@ def read_events(
 ) -> Iterator[Event]:
     """Yield one :class:`Event` per line of ``paths``, keeping ``stats`` up to date."""
     stats = stats if stats is not None else ReadStats()
-    postfix = unknown = foreign = malformed = 0
+    kinds: dict[str, int] = {}
+    count = kinds.get
     try:
         for line in read_lines(paths, year, host_tz, stats):
             ev = parse(line)
-            kind = ev.kind
-            if kind == "malformed":
-                malformed += 1
-            elif kind in {"foreign", "amavis"}:
-                foreign += 1
-            else:
-                postfix += 1
-                if kind == "other":
-                    unknown += 1
+            kinds[ev.kind] = count(ev.kind, 0) + 1
             yield ev
     finally:
-        stats.postfix_lines += postfix
-        stats.unknown_postfix_lines += unknown
-        stats.foreign_lines += foreign
-        stats.malformed_lines += malformed
-        stats.lines = postfix + foreign + malformed
+        stats.count_kinds(kinds)
+        stats.lines = sum(kinds.values())

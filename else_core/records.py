@@ -73,9 +73,15 @@ Everything else
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import cast
+
+from else_core.events import Fields
+
+# ``dict`` itself, typed as making an empty Fields: calling the TypedDict costs more.
+_no_fields = cast(Callable[[], Fields], dict)
 
 
 @dataclass(slots=True)
@@ -113,7 +119,8 @@ class Event:
     line: LogLine
     kind: str
     qid: str | None = None
-    f: dict[str, Any] = field(default_factory=dict)
+    #: Typed by :data:`else_core.events.Fields`; which fields a kind has: ``events.FIELDS``.
+    f: Fields = field(default_factory=_no_fields)
 
     @property
     def daemon(self) -> str:

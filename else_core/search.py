@@ -533,8 +533,15 @@ _REJECTS = _Table(
 )
 
 
-def _page(conn: psycopg.Connection, table: _Table, conds: list[Cond], query: Query) -> Page:
-    """One page of ``table`` (keyset pagination) and, if asked, the capped total."""
+def _page(
+    conn: psycopg.Connection,
+    table: _Table,
+    conds: list[Cond],
+    query: Query,
+    keep_keys: bool = False,
+) -> Page:
+    """One page of ``table`` (keyset pagination) and, if asked, the capped total.
+    ``keep_keys`` leaves each row's ``sort_key``/``sort_id`` in it, for merging pages."""
     desc = query.sort.startswith("-")
     key = query.sort.lstrip("-")
     sorts = table.sorts
@@ -577,9 +584,10 @@ def _page(conn: psycopg.Connection, table: _Table, conds: list[Cond], query: Que
         if more
         else None
     )
-    for r in rows:
-        r.pop("sort_key", None)
-        r.pop("sort_id", None)
+    if not keep_keys:
+        for r in rows:
+            r.pop("sort_key", None)
+            r.pop("sort_id", None)
     return Page(rows, cursor, total, exact)
 
 
@@ -588,6 +596,61 @@ def _page(conn: psycopg.Connection, table: _Table, conds: list[Cond], query: Que
 
 def search_emails(conn: psycopg.Connection, query: Query, scope: Scope | None = None) -> Page:
     """A page of e-mails; each item is ``{"doc": <Email.to_dict(detail=True)>, ...}``."""
+    return _email_page(conn, query, scope)
+
+
+def search_emails_any(
+    conn: psycopg.Connection,
+    queries: list[Query],
+    scope: Scope | None = None,
+    limit: int = 100,
+    after: str | None = None,
+) -> Page:
+    """E-mails matching any of ``queries``, newest first, each once, a page at a time.
+
+    Several index-friendly searches instead of one OR the planner cannot use indexes for
+    (the quick search box). Keyset paging still holds: each search returns its newest
+    ``limit`` e-mails older than the position ``after``, so the newest ``limit`` of their
+    union are the page, and the last of them is the next position. The cursor carries only
+    that position (the caller repeats the searches), so it fits any of them.
+    """
+    limit = max(1, min(int(limit), MAX_LIMIT))
+    merged: dict[str, dict[str, Any]] = {}
+    more = False
+    for base in queries:
+        query = Query(
+            since=base.since,
+            until=base.until,
+            filters=list(base.filters),
+            message_ids=list(base.message_ids),
+            sort="-time",
+            limit=limit,
+            after=after,
+            count=False,
+        )
+        page = _email_page(conn, query, scope, keep_keys=True)
+        more = more or page.next_cursor is not None
+        for item in page.items:
+            merged.setdefault(item["id"], item)
+    # Newest first, NULLS LAST, the id breaking ties: the order _page gives each search.
+    oldest = datetime.min.replace(tzinfo=UTC)
+    rows = sorted(
+        merged.values(),
+        key=lambda r: (r["sort_key"] is not None, r["sort_key"] or oldest, r["sort_id"]),
+        reverse=True,
+    )
+    more = more or len(rows) > limit
+    rows = rows[:limit]
+    cursor = _encode_cursor([rows[-1]["sort_key"], rows[-1]["sort_id"]]) if more and rows else None
+    for r in rows:
+        r.pop("sort_key", None)
+        r.pop("sort_id", None)
+    return Page(rows, cursor, None, False)
+
+
+def _email_page(
+    conn: psycopg.Connection, query: Query, scope: Scope | None, keep_keys: bool = False
+) -> Page:
     _restore(query)
     conds = email_conditions(scope)
     conds += time_range(sql.SQL("e.first_seen"), query.since, query.until)
@@ -595,7 +658,7 @@ def search_emails(conn: psycopg.Connection, query: Query, scope: Scope | None = 
         ids = [index_key(m.strip().strip("<>")) for m in query.message_ids]
         conds.append((sql.SQL("e.message_id = ANY(%s)"), [ids]))
     conds += _conditions(query.filters, EMAIL_FIELDS, recipient_visibility(scope))
-    page = _page(conn, _EMAILS, conds, query)
+    page = _page(conn, _EMAILS, conds, query, keep_keys)
     for item in page.items:  # only the recipients in scope (see scope.visible_email)
         item["doc"] = visible_email(scope, item["doc"])
     return page

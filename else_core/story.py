@@ -94,7 +94,7 @@ def match_audit(events: list[dict[str, Any]], rows: list[dict[str, Any]]) -> Non
         at = _ts(ev.get("at"))
         if ev.get("event") != "admin" or at is None:
             continue
-        best: tuple[timedelta, int, dict[str, Any]] | None = None
+        best: tuple[timedelta, int, dict[str, Any], datetime] | None = None
         for i, row in enumerate(rows):
             row_at = _ts(row.get("at"))
             if i in used or row_at is None or row.get("result") != "ok":
@@ -107,11 +107,11 @@ def match_audit(events: list[dict[str, Any]], rows: list[dict[str, Any]]) -> Non
                 continue
             gap = abs(at - row_at)
             if best is None or gap < best[0]:
-                best = (gap, i, row)
+                best = (gap, i, row, row_at)
         if best is not None:
-            used.add(best[1])
-            row = best[2]
-            ev["audit"] = {"actor": row.get("actor"), "at": _ts(row.get("at")).isoformat()}  # type: ignore[union-attr]
+            _, i, row, row_at = best
+            used.add(i)
+            ev["audit"] = {"actor": row.get("actor"), "at": row_at.isoformat()}
 
 
 def audit_window(

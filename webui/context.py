@@ -45,8 +45,8 @@ class Settings:
     secret: bytes
     secure_cookies: bool
     config: config_mod.Config
-    default_tz: str = "UTC"
-    session_max_age: int = 12 * 3600
+    default_tz: str = config_mod.WEB_DEFAULTS.timezone
+    session_max_age: int = config_mod.WEB_DEFAULTS.session_max_age
     read_dsn: str = ""  # a hot standby for reads ("": the primary, ``dsn``)
     routes: Routes = field(init=False)
 

@@ -20,10 +20,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from else_core.config import WEB_DEFAULTS
 from else_core.errors import ConfigError
 
 COOKIE = "else_session"
-MAX_AGE = 12 * 3600
 SECRET_BYTES = 32
 
 #: The same policy for every HTML page: only our own files, no inline script or style.
@@ -71,7 +71,7 @@ def _unb64(text: str) -> bytes:
 class SessionCodec:
     """Encode/decode the session cookie value: ``base64(json) "." base64(hmac)``."""
 
-    def __init__(self, secret: bytes, max_age: int = MAX_AGE) -> None:
+    def __init__(self, secret: bytes, max_age: int = WEB_DEFAULTS.session_max_age) -> None:
         # A key of its own, so the raw secret is never used for two purposes.
         self.key = hmac.new(secret, b"else-session-v1", hashlib.sha256).digest()
         self.max_age = max_age

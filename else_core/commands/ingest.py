@@ -18,8 +18,17 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         description="Runs until SIGTERM. Restart-safe: state is checkpointed with every batch.",
     )
     p.add_argument("--dsn", help="connection string (default: [database] dsn, ELSE_DSN)")
-    p.add_argument("--batch-size", type=int, help="raw lines per transaction (default 5000)")
-    p.add_argument("--poll-interval", type=float, help="seconds between polls (default 2)")
+    dflt = config.INGEST_DEFAULTS
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        help=f"raw lines per transaction (default: [ingest] batch_size, {dflt.batch_size})",
+    )
+    p.add_argument(
+        "--poll-interval",
+        type=float,
+        help=f"seconds between polls (default: [ingest] poll_interval, {dflt.poll_interval:g})",
+    )
     p.add_argument("--once", action="store_true", help="exit when caught up (for cron/tests)")
     p.add_argument("-v", "--verbose", action="store_true", help="log progress on stderr")
     p.set_defaults(func=run)

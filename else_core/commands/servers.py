@@ -60,7 +60,9 @@ def _text(gaps: list[ServerGap]) -> str:
         )
         out.append(
             f"{g.host}: {state}: sent {g.sent}, received {g.received}, missing {g.missing},"
-            f" duplicated {g.duplicated} ({covered})"
+            f" duplicated {g.duplicated}"
+            + (f", resent {g.resent} (RELP, dropped)" if g.resent else "")
+            + f" ({covered})"
         )
         if g.journald_warnings:
             out.append(

@@ -210,7 +210,7 @@ class ReportBuilder:
             # Two comparisons per line; the date is worked out once per day, not per line.
             if self._day is None or not (self._day[0] <= ts < self._day[1]):
                 self._new_day(ts)
-            elif ts > self.last:  # type: ignore[operator]
+            elif ts > self.last:  # type: ignore[operator]  # set with _day (_new_day)
                 self.last = ts
         handler = _HANDLERS.get(ev.kind)
         if handler is not None:

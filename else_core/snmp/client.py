@@ -111,11 +111,11 @@ class SnmpTarget:
     user: str
     auth_key: str
     priv_key: str
-    auth_protocol: str = "SHA-256"
-    priv_protocol: str = "AES"
-    port: int = 161
-    timeout: float = 2.0
-    retries: int = 1
+    auth_protocol: str = SNMP_DEFAULTS.auth_protocol
+    priv_protocol: str = SNMP_DEFAULTS.priv_protocol
+    port: int = SNMP_DEFAULTS.port
+    timeout: float = SNMP_DEFAULTS.timeout
+    retries: int = SNMP_DEFAULTS.retries
 
     @classmethod
     def from_config(cls, config: Config, server: ServerConfig) -> SnmpTarget:
@@ -304,12 +304,13 @@ class SnmpManager:
             None if stats_text is None else _text(stats_text), _number(values.get(stats_rc_oid))
         )
         loads = [values.get(o) for o in oids.LA_LOAD]
-        try:
-            load = (
-                tuple(float(_text(v)) for v in loads) if all(v is not None for v in loads) else None
-            )
-        except ValueError:
-            load = None
+        load: tuple[float, float, float] | None = None
+        if all(v is not None for v in loads):
+            try:
+                one, five, fifteen = (float(_text(v)) for v in loads)  # 1, 5, 15 minutes
+                load = (one, five, fifteen)
+            except ValueError:
+                pass
         uptime = values.get(oids.SYS_UPTIME)
         master = stats.get("master_running")
         oldest = stats.get("oldest_deferred_age")
@@ -322,7 +323,7 @@ class SnmpManager:
             master_running=None if master is None else bool(master),
             sys_name=None if values.get(oids.SYS_NAME) is None else _text(values[oids.SYS_NAME]),
             uptime_seconds=None if uptime is None else int(uptime) / 100.0,
-            load=load,  # type: ignore[arg-type]
+            load=load,
             mem_total_kb=_number(values.get(oids.MEM_TOTAL_REAL)),
             mem_free_kb=_number(values.get(oids.MEM_AVAIL_REAL)),
             mem_buffer_kb=_number(values.get(oids.MEM_BUFFER)),

@@ -36,7 +36,14 @@ from else_core.envelope import (
 from else_core.errors import ElseError
 from else_core.model import Email, Reject
 from else_core.parser import parse
-from else_core.reader import READ_ERRORS, ReadStats, open_positioned, order_files, text_of
+from else_core.reader import (
+    READ_ERRORS,
+    ReadStats,
+    guess_year,
+    open_positioned,
+    order_files,
+    text_of,
+)
 from else_core.store.writer import StoreWriter, copy_statement
 
 RAW_COLUMNS = (
@@ -406,7 +413,8 @@ def _import_one(
     tail = f"\t{import_id}\n"
     next_id = end_id = 0
     block = sink.reserve()  # asked ahead: the thread hands it over while we parse
-    postfix = foreign = malformed = unknown = 0
+    kinds: dict[str, int] = {}  # lines per event kind, for ReadStats.count_kinds
+    count = kinds.get
 
     def send() -> None:
         if buf:
@@ -426,7 +434,7 @@ def _import_one(
             on_batch(fres.lines)
 
     raw, stream = open_positioned(path)
-    clock = ClassicClock(file_year or datetime.now(tz).year, tz)
+    clock = ClassicClock(file_year if file_year is not None else guess_year(path, tz), tz)
     split = EnvelopeParser(clock).split
     n = 0
     with raw, text_of(stream) as fh:
@@ -445,15 +453,7 @@ def _import_one(
                     line.host = host
                 try:
                     ev = parse(line)
-                    kind = ev.kind
-                    if kind == "malformed":
-                        malformed += 1
-                    elif kind == "foreign" or kind == "amavis":  # noqa: PLR1714 - hot loop
-                        foreign += 1
-                    else:
-                        postfix += 1
-                        if kind == "other":
-                            unknown += 1
+                    kinds[ev.kind] = count(ev.kind, 0) + 1
                     feed(ev)
                 except Exception as exc:  # one line must not stop an import
                     failed.append((line.seq, text.rstrip("\n"), exc))
@@ -491,8 +491,5 @@ def _import_one(
     fres.lines = n
     flush()
     stats.lines += n
-    stats.postfix_lines += postfix
-    stats.foreign_lines += foreign
-    stats.malformed_lines += malformed
-    stats.unknown_postfix_lines += unknown
+    stats.count_kinds(kinds)
     return first_ts, last_ts

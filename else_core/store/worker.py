@@ -14,9 +14,10 @@ Two subtleties:
   ingest function validates before it inserts), so a gap after the cursor means "a
   transaction is still in flight": the worker stops before it and skips it only when it
   stays for ``gap_wait`` seconds (a rolled-back insert).
-* RELP is at-least-once: a line sent again after a reconnect is an exact duplicate.
-  Lines equal in host, reported time, program, pid and message within ``dedupe_window``
-  seconds of log time are dropped before the parser sees them.
+* RELP is at-least-once: a line sent again after a reconnect is an exact copy. Copies
+  (equal in host, reported time, program, pid and message, within ``dedupe_window``
+  seconds of log time) that :mod:`else_core.resend` calls resends are dropped before the
+  parser sees them; two real lines that only a whole-second stamp makes equal are kept.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from else_core import resend
+from else_core.config import INGEST_DEFAULTS
 from else_core.correlate import Correlator
 from else_core.db import RAW_CHANNEL, connect
 from else_core.errors import ElseError
@@ -50,33 +53,56 @@ LOCK_WAIT = 10.0  # seconds to wait for a just-killed worker's lock to be releas
 STATE_VERSION = 3  # 3: retry waits, greylisting memory, refused RCPTs per session (2: dirty, aging)
 
 
+#: What the filter keeps of a line with a whole-second stamp: (copies let through, copies
+#: in the current transmission, when the latest copy was received). None for an exact
+#: stamp, where every later copy is a resend.
+_Copies = tuple[int, int, datetime] | None
+
+
 @dataclass
 class Dedupe:
-    """Recently seen line keys, evicted by log time."""
+    """Recently seen lines, evicted by log time: drops the copies that
+    :mod:`else_core.resend` calls resends, one copy at a time, in the order of arrival."""
 
     window: timedelta = timedelta(seconds=300)
-    seen: set[bytes] = field(default_factory=set)
+    seen: dict[bytes, _Copies] = field(default_factory=dict)
     order: deque[tuple[datetime, bytes]] = field(default_factory=deque)
     dropped: int = 0
 
-    def is_duplicate(
-        self, ts: datetime, host: str, program: str, pid: int | None, message: str
-    ) -> bool:
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # A checkpoint from before transmissions were counted holds a set of keys: each
+        # later copy of those is dropped, as it was then.
+        if isinstance(state.get("seen"), set):
+            state["seen"] = dict.fromkeys(state["seen"])
+        self.__dict__.update(state)
+
+    def is_duplicate(self, line: LogLine, received: datetime) -> bool:
+        """Whether ``line`` (received by ELSE at ``received``) is a resend to drop."""
+        ts = line.ts
+        assert ts is not None  # live rows always have a reported time
         key = hashlib.blake2b(
-            f"{ts.isoformat()}\x00{host}\x00{program}\x00{pid}\x00{message}".encode(
-                errors="replace"
-            ),
+            f"{ts.isoformat()}\x00{line.host}\x00{line.program}\x00{line.pid}\x00"
+            f"{line.message}".encode(errors="replace"),
             digest_size=12,
         ).digest()
         horizon = ts - self.window
         order, seen = self.order, self.seen
         while order and order[0][0] < horizon:
-            seen.discard(order.popleft()[1])
-        if key in seen:
+            seen.pop(order.popleft()[1], None)
+        if key not in seen:
+            seen[key] = None if resend.exact(ts) else (1, 1, received)
+            order.append((ts, key))
+            return False
+        copies = seen[key]
+        if copies is None:
             self.dropped += 1
             return True
-        seen.add(key)
-        order.append((ts, key))
+        kept, current, previous = copies
+        current = 1 if resend.new_transmission(ts, received, previous) else current + 1
+        seen[key] = (max(kept, current), current, received)
+        if current <= kept:
+            self.dropped += 1
+            return True
         return False
 
 
@@ -96,8 +122,8 @@ class Worker:
     def __init__(
         self,
         dsn: str,
-        batch_size: int = 5000,
-        poll_interval: float = 2.0,
+        batch_size: int = INGEST_DEFAULTS.batch_size,
+        poll_interval: float = INGEST_DEFAULTS.poll_interval,
         gap_wait: float = 5.0,
         dedupe_window: float = 300.0,
     ) -> None:
@@ -151,12 +177,13 @@ class Worker:
                 ts = reported or received
                 # rsyslog's msg keeps the space after "prog[pid]:"
                 message = msg[1:] if msg.startswith(" ") else msg
-                if dedupe.is_duplicate(ts, host, program, pid, message):
-                    continue
                 tag = f"{program}[{pid}]" if pid is not None else program
                 raw = f"{ts.isoformat()} {host} {tag}: {message}"
+                line = LogLine(rid, ts, host, program, pid, message, raw)
+                if dedupe.is_duplicate(line, received):
+                    continue
                 try:
-                    corr.feed(parse(LogLine(rid, ts, host, program, pid, message, raw)))
+                    corr.feed(parse(line))
                 except Exception as exc:  # one line must not stop ingest
                     writer.line_failed(rid, raw, exc)
             writer.write(corr.drain(), corr.open_snapshots())

@@ -15,9 +15,11 @@ from else_core.db.routing import ReadOnly
 from else_core.search import (
     EMAIL_FIELDS,
     REJECT_FIELDS,
+    Page,
     Query,
     SearchError,
     search_emails,
+    search_emails_any,
     search_rejects,
     summary,
 )
@@ -75,22 +77,6 @@ def record_history(c: Ctx, items: list[tuple[str, str]], total: int | None) -> N
         history.record(c.primary, c.user.id, query, total)
 
 
-def merge(c: Ctx, queries: list[Query]) -> tuple[list[dict[str, Any]], str | None]:
-    """Several searches as one newest-first list (each e-mail once)."""
-    seen: dict[str, dict[str, Any]] = {}
-    capped = False
-    for query in queries:
-        page = search_emails(c.db, query, c.scope)
-        capped = capped or page.next_cursor is not None
-        for item in page.items:
-            seen.setdefault(item["id"], item)
-    rows = sorted(seen.values(), key=lambda r: r["doc"].get("first_seen") or "", reverse=True)
-    note = (
-        "Showing the newest matches; refine with the extended search for more." if capped else None
-    )
-    return rows, note
-
-
 def quick_queries(plan: QuickPlan, base: Query, limit: int) -> list[Query]:
     """One query per alternative of the plan, each with the page's time range and filters
     (several index-friendly queries instead of one OR the planner cannot use indexes for)."""
@@ -107,9 +93,10 @@ def quick_queries(plan: QuickPlan, base: Query, limit: int) -> list[Query]:
 
 
 def quick_search(
-    c: Ctx, plan: QuickPlan, base: Query, limit: int = 100
-) -> tuple[list[dict[str, Any]], str | None]:
-    return merge(c, quick_queries(plan, base, limit))
+    c: Ctx, plan: QuickPlan, base: Query, limit: int = 100, after: str | None = None
+) -> Page:
+    """One page of the e-mails any reading of the quick text finds, newest first."""
+    return search_emails_any(c.db, quick_queries(plan, base, limit), c.scope, limit, after)
 
 
 def quick_rejects(c: Ctx, plan: QuickPlan, base: Query, limit: int = 50) -> list[dict[str, Any]]:
@@ -149,7 +136,15 @@ def export_rows(c: Ctx) -> Iterable[dict[str, Any]]:
     query = build_query(Params(request_items()), c.tz, EMAIL_FIELDS)
     plan = quick_plan(q("q")) if q("q").strip() else None
     if plan is not None:
-        yield from (r["doc"] for r in quick_search(c, plan, query, 1000)[0])
+        n, after = 0, None
+        while n < EXPORT_MAX:
+            page = quick_search(c, plan, query, 1000, after)
+            for item in page.items:
+                yield item["doc"]
+                n += 1
+            if not page.next_cursor:
+                return
+            after = page.next_cursor
         return
     query.limit, query.count, query.after = 1000, False, None
     n = 0
@@ -182,13 +177,18 @@ def install(app: Bottle) -> None:
         try:
             query = build_query(Params(items), c.tz, EMAIL_FIELDS)
             if plan is not None:
-                rows, note = quick_search(c, plan, query)
-                rejects = quick_rejects(c, plan, query)
+                limit = query.limit if q("limit") else 100  # a longer first look by default
+                page = quick_search(c, plan, query, limit, q("cursor") or None)
+                rows = page.items
+                if not q("cursor"):  # the refusals are listed once, on the first page
+                    rejects = quick_rejects(c, plan, query)
             elif any(k not in ("sort", "limit", "tz") for k, _ in items):
                 page = search_emails(c.db, query, c.scope)
                 rows = page.items
             if (plan is not None or page is not None) and not q("cursor"):
-                record_history(c, items, page.total if page else len(rows))
+                record_history(
+                    c, items, page.total if page and page.total is not None else len(rows)
+                )
         except SearchError as exc:
             error = str(exc)
         nothing = plan is not None and not rows and not rejects and error is None

@@ -13,6 +13,7 @@ import tempfile
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import psycopg
@@ -76,9 +77,14 @@ class Database:
 INGEST_SQL = "SELECT else_ingest_line(%s, %s, %s, %s, %s, %s, %s, %s, %s)"
 
 
+#: How much later ELSE receives a line RELP sends again: after a reconnect, seconds.
+RESEND_DELAY = timedelta(seconds=5)
+
+
 def rsyslog_rows(path: Path, year: int = 2026, duplicate_every: int = 0) -> list[tuple]:
     """A log file as the argument rows rsyslog's ompgsql template sends (msg keeps its
-    leading space); every ``duplicate_every``-th line is sent twice, as RELP may."""
+    leading space); every ``duplicate_every``-th line is sent again, as RELP does after a
+    reconnect: the same line, received ``RESEND_DELAY`` later."""
     from else_core.envelope import split_line
 
     rows: list[tuple] = []
@@ -101,7 +107,7 @@ def rsyslog_rows(path: Path, year: int = 2026, duplicate_every: int = 0) -> list
             )
             rows.append(row)
             if duplicate_every and i % duplicate_every == 0:
-                rows.append(row)
+                rows.append(((line.ts + RESEND_DELAY).isoformat(), *row[1:]))
     return rows
 
 

@@ -26,8 +26,12 @@ def key(n: int) -> str:
     return minute(n).strftime("%Y-%m-%dT%H:%MZ")
 
 
-def row(host: str, at: datetime, program: str, message: str, pid: str = "100") -> tuple:
-    return (at.isoformat(), at.isoformat(), host, "", program, pid, "2", "6", message)
+def row(
+    host: str, at: datetime, program: str, message: str, pid: str = "100", late: float = 0
+) -> tuple:
+    """A line reported at ``at`` and received ``late`` seconds after it."""
+    received = at + timedelta(seconds=late)
+    return (received.isoformat(), at.isoformat(), host, "", program, pid, "2", "6", message)
 
 
 def heartbeat(host: str, since: int, through: int, counts: dict[int, int]) -> tuple:
@@ -42,6 +46,11 @@ def postfix_lines(host: str, m: int, n: int) -> list[tuple]:
         row(host, minute(m) + timedelta(seconds=i % 60), "postfix/smtpd", f"line {m}.{i}")
         for i in range(n)
     ]
+
+
+def resent(lines: list[tuple], late: float) -> list[tuple]:
+    """The same lines sent again, received ``late`` seconds after their time stamp."""
+    return [row(r[2], datetime.fromisoformat(r[1]), r[4], r[8], r[5], late) for r in lines]
 
 
 def store(db, rows: list[tuple]) -> None:
@@ -67,6 +76,23 @@ CASES = {
     "lines of a minute the heartbeat has not covered yet are not a gap": (
         postfix_lines("pfx", 1, 2) + postfix_lines("pfx", 3, 7) + [heartbeat("pfx", 0, 1, {1: 2})],
         {"sent": 2, "received": 2, "missing": 0, "duplicated": 0, "complete": True},
+    ),
+    "a line RELP sent again after a reconnect is resent, not duplicated": (
+        postfix_lines("pfx", 1, 2)
+        + resent(postfix_lines("pfx", 1, 1), late=5)
+        + [heartbeat("pfx", 0, 1, {1: 2})],
+        {"sent": 2, "received": 2, "resent": 1, "duplicated": 0, "complete": True},
+    ),
+    "a line with an exact stamp sent again at once is resent": (
+        [row("pfx", minute(1) + timedelta(microseconds=104233), "postfix/smtpd", "m")] * 2
+        + [heartbeat("pfx", 0, 1, {1: 1})],
+        {"sent": 1, "received": 1, "resent": 1, "duplicated": 0, "complete": True},
+    ),
+    "two real lines of one second, one of them resent": (
+        postfix_lines("pfx", 1, 1) * 2
+        + resent(postfix_lines("pfx", 1, 1), late=5)
+        + [heartbeat("pfx", 0, 1, {1: 2})],
+        {"sent": 2, "received": 2, "resent": 1, "missing": 0, "complete": True},
     ),
     "an unlisted minute means no line was logged then": (
         [*postfix_lines("pfx", 2, 1), heartbeat("pfx", 0, 3, {})],
@@ -153,3 +179,17 @@ def test_elsectl_servers_gaps_exit_code_says_whether_every_server_is_complete(
     code = main(["servers", "gaps", "--dsn", db.dsn(), "--since", since, "--format", "json"])
     (gap,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert (code, gap["host"], gap["missing"]) == (exit_code, "pfx", exit_code)
+
+
+def test_elsectl_servers_gaps_says_a_resent_line_was_dropped(db, capsys):
+    store(
+        db,
+        postfix_lines("pfx", 1, 2)
+        + resent(postfix_lines("pfx", 1, 1), late=5)
+        + [heartbeat("pfx", 0, 1, {1: 2})],
+    )
+    since = (T0 - timedelta(minutes=5)).isoformat()
+    code = main(["servers", "gaps", "--dsn", db.dsn(), "--since", since])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "pfx: complete: sent 2, received 2, missing 0, duplicated 0, resent 1" in out

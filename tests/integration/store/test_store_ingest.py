@@ -14,7 +14,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -24,6 +24,8 @@ from else_core.cli import main as elsectl
 from else_core.correlate import Correlator
 from else_core.envelope import split_line
 from else_core.parser import parse
+from else_core.reader import ReadStats, read_events
+from else_core.store.importer import import_files
 from else_core.store.worker import Worker
 
 pytestmark = pytest.mark.postgres
@@ -310,3 +312,70 @@ def test_rollups_stay_exact_when_the_worker_replaces_snapshots(db, pixel_slice):
         slow = compute(conn, StatsQuery(rollups=False))
     assert fast.pop("source") == "rollups" and slow.pop("source") == "scan"
     assert fast == slow and fast["emails"] > 0
+
+
+REJECT = (
+    " NOQUEUE: reject: RCPT from unknown[192.0.2.7]: 554 5.7.1 <x@example.net>: Relay access"
+    " denied; from=<s@example.org> to=<x@example.net> proto=ESMTP helo=<scanner>"
+)
+
+
+def _smtpd_row(stamp: datetime, received: float, message: str) -> tuple:
+    """A line of one smtpd process as the ompgsql template hands it to else_ingest_line,
+    received ``received`` seconds after its stamp."""
+    at = (stamp + timedelta(seconds=received)).isoformat()
+    return (at, stamp.isoformat(), "pfx", "198.18.0.10", "postfix/smtpd", "4711", "2", "6", message)
+
+
+def _reject_rows(stamp: datetime, received: list[float]) -> list[tuple]:
+    """A session whose reject line arrives once per entry of ``received``."""
+    end = stamp + timedelta(seconds=1)
+    return [
+        _smtpd_row(stamp, 0.1, " connect from unknown[192.0.2.7]"),
+        *(_smtpd_row(stamp, s, REJECT) for s in received),
+        _smtpd_row(
+            end, max(received), " disconnect from unknown[192.0.2.7] ehlo=1 mail=1 rcpt=0/2"
+        ),
+    ]
+
+
+WHOLE = datetime(2026, 3, 2, 10, 0, 7, tzinfo=UTC)
+
+RELP_CASES = {
+    # A scanner retrying one RCPT: two real lines in one second (whole-second stamps).
+    "two real lines of one second": (WHOLE, [0.2, 0.25], 2),
+    "a line RELP resent after a reconnect": (WHOLE, [0.2, 5.2], 1),
+    "two real lines, both resent": (WHOLE, [0.2, 0.25, 5.2, 5.25], 2),
+    "an exact stamp sent again at once": (WHOLE.replace(microsecond=104233), [0.2, 0.25], 1),
+}
+
+
+@pytest.mark.parametrize(("stamp", "received", "stored"), RELP_CASES.values(), ids=RELP_CASES)
+def test_the_worker_drops_relp_resends_and_keeps_real_repeats(db, stamp, received, stored):
+    with db.connect("else_rsyslog") as conn:
+        send_rows(conn, _reject_rows(stamp, received))
+    run_worker(db)
+    with db.connect() as conn:
+        n = conn.execute("SELECT count(*) FROM rejects").fetchone()[0]
+    assert n == stored
+
+
+def test_import_counts_line_kinds_as_parse_does(db, tmp_path):
+    """One way to count lines (reader.ReadStats.count_kinds) for `import` and `parse`."""
+    log = tmp_path / "mixed.log"
+    log.write_text(
+        "Mar  2 10:00:01 mx postfix/smtpd[1]: connect from a.example[192.0.2.1]\n"
+        "Mar  2 10:00:02 mx postfix/smtpd[1]: something Postfix says that ELSE does not know\n"
+        "Mar  2 10:00:03 mx dovecot[2]: imap-login: Login: user=<u>\n"
+        "Mar  2 10:00:04 mx amavis[3]: (00003-01) Passed CLEAN {RelayedInbound}, [192.0.2.1]"
+        " <s@a.example> -> <u@mx.example>, Queue-ID: 3pJjg82Vycz1JBJG, size: 800, 100 ms\n"
+        "not a syslog line at all\n"
+    )
+    with db.connect("else_worker") as conn:
+        imported = import_files(conn, [str(log)], year=2026, host_tz="UTC").stats
+    parsed = ReadStats()
+    for _ in read_events([str(log)], year=2026, host_tz="UTC", stats=parsed):
+        pass
+    assert imported.as_dict() == parsed.as_dict()
+    assert (parsed.postfix_lines, parsed.unknown_postfix_lines, parsed.foreign_lines) == (2, 1, 2)
+    assert (parsed.malformed_lines, parsed.lines) == (1, 5)

@@ -28,6 +28,7 @@ from else_core.search import (
     SearchError,
     email_detail,
     search_emails,
+    search_emails_any,
     search_rejects,
 )
 from else_core.stats import StatsQuery, compute
@@ -270,6 +271,42 @@ def test_keyset_pages_cover_everything_once_in_order(loaded, sort):
             page = search_emails(conn, q)
     assert len(seen) == len(set(seen)) == len(emails)
     assert first.total == len(emails) and first.total_exact
+
+
+ANY_CASES = [
+    # several readings of one quick-search text: overlapping, disjoint, one empty
+    [("status", "delivered"), ("status", "bounced")],
+    [("sender", "@"), ("status", "deferred")],
+    [("status", "delivered"), ("sender", "no-such-sender-anywhere")],
+]
+
+
+@pytest.mark.parametrize("limit", [1, 7, 1000])
+@pytest.mark.parametrize("alternatives", ANY_CASES)
+def test_any_of_several_searches_pages_through_their_union_once_newest_first(
+    loaded, alternatives, limit
+):
+    db, _, _ = loaded
+    queries = [
+        Query(filters=[Filter(fld, v, "contains" if fld == "sender" else "equals")])
+        for fld, v in alternatives
+    ]
+    union = set().union(*(ids(db, Query(filters=list(q.filters))) for q in queries))
+    assert union
+    seen: list[dict] = []
+    with db.connect("else_web") as conn:
+        after = None
+        while True:
+            page = search_emails_any(conn, queries, limit=limit, after=after)
+            assert len(page.items) <= limit
+            seen.extend(page.items)
+            if not page.next_cursor:
+                break
+            after = page.next_cursor
+    got = [i["id"] for i in seen]
+    assert len(got) == len(set(got)) and set(got) == union
+    stamps = [i["doc"]["first_seen"] for i in seen]
+    assert stamps == sorted(stamps, reverse=True)
 
 
 def test_total_is_capped_to_stay_fast(loaded, monkeypatch):

@@ -6,6 +6,8 @@ in when nothing matched (issue 15, items 1 and 2)."""
 from __future__ import annotations
 
 import html
+import re
+import urllib.parse
 
 import pytest
 from conftest import email_id
@@ -122,3 +124,24 @@ def test_the_story_and_the_exports_show_the_subject(clients, web_db):
 def test_the_extended_search_takes_a_subject(clients, web_db):
     page = clients["admin"].get("/search", f="subject", o="contains", v="quartals").text
     assert f"/email/{email_id(web_db, 'subject-1@delta.example')}" in page
+
+
+def _email_links(page: str) -> list[str]:
+    return list(dict.fromkeys(re.findall(r'href="/email/([^"?#]+)"', page)))
+
+
+@pytest.mark.parametrize("q", ["*@alpha.example", "example"])
+def test_quick_search_pages_through_every_match_once(clients, q):
+    admin = clients["admin"]
+    whole = _email_links(admin.get("/search", q=q, limit="1000").text)
+    assert len(whole) > 2, whole
+    seen: list[str] = []
+    params = {"q": q, "limit": "2"}
+    for _ in range(len(whole)):
+        page = admin.get("/search", **params).text
+        seen += _email_links(page)
+        nxt = re.search(r'<a class="button" href="\?([^"]*cursor=[^"]*)">Next page</a>', page)
+        if nxt is None:
+            break
+        params = dict(urllib.parse.parse_qsl(html.unescape(nxt.group(1))))
+    assert seen == whole

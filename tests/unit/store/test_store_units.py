@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import gzip
+import pickle
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from else_core import resend
 from else_core.commands.db import parse_age
 from else_core.commands.search import parse_where, wildcard
 from else_core.config import Config
 from else_core.errors import ConfigError, ElseError
+from else_core.records import LogLine
 from else_core.search import Filter, SearchError, _like, parse_time
 from else_core.store.importer import _copy_text, order_files
 from else_core.store.worker import Dedupe
-from else_core.store.writer import _field, _line, domain_of
+from else_core.store.writer import _field, domain_of
+from else_core.store.writer import _line as writer_line
 
 
 @pytest.mark.parametrize(
@@ -112,7 +116,7 @@ def test_copy_text_format(value, text):
 
 
 def test_copy_line_is_tab_separated_and_ends_in_newline():
-    assert _line(("a", None, 1)) == "a\t\\N\t1\n"
+    assert writer_line(("a", None, 1)) == "a\t\\N\t1\n"
     assert _copy_text("x\ty") == "x\\ty"
 
 
@@ -124,16 +128,70 @@ def test_domain_of(address, domain):
     assert domain_of(address) == domain
 
 
+def _line(ts: datetime, pid: int = 1, message: str = "m") -> LogLine:
+    return LogLine(0, ts, "h", "postfix/smtp", pid, message)
+
+
 def test_dedupe_drops_exact_repeats_within_the_window_only():
     d = Dedupe(window=timedelta(seconds=60))
-    t = datetime(2026, 1, 1, tzinfo=UTC)
-    assert not d.is_duplicate(t, "h", "postfix/smtp", 1, "m")
-    assert d.is_duplicate(t, "h", "postfix/smtp", 1, "m")
-    assert not d.is_duplicate(t, "h", "postfix/smtp", 2, "m")  # another pid is another line
+    t = datetime(2026, 1, 1, 0, 0, 0, 250000, tzinfo=UTC)  # an exact (RFC 3339 µs) stamp
+    assert not d.is_duplicate(_line(t), t)
+    assert d.is_duplicate(_line(t), t)
+    assert not d.is_duplicate(_line(t, pid=2), t)  # another pid is another line
     later = t + timedelta(seconds=120)
-    assert not d.is_duplicate(later, "h", "postfix/smtp", 9, "other")  # evicts the old key
-    assert not d.is_duplicate(t, "h", "postfix/smtp", 1, "m")
+    assert not d.is_duplicate(_line(later, pid=9, message="other"), later)  # evicts the old key
+    assert not d.is_duplicate(_line(t), later)
     assert d.dropped == 1
+
+
+WHOLE = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)  # a whole-second stamp (postlogd, relays)
+EXACT = WHOLE.replace(microsecond=104233)
+
+
+def _at(*seconds: float) -> list[datetime]:
+    """Receive times of a line's copies, seconds after the line's own stamp."""
+    return [WHOLE + timedelta(seconds=s) for s in seconds]
+
+
+#: (reported stamp, when each copy arrived) -> copies that are RELP resends.
+RESEND_CASES = {
+    "one copy": (WHOLE, _at(0.2), 0),
+    "two real lines of one second, back to back": (WHOLE, _at(0.2, 0.21), 0),
+    "three real lines, each within the pause of the one before": (WHOLE, _at(0, 0.7, 1.4), 0),
+    "a whole-second line resent after a reconnect": (WHOLE, _at(0.2, 5.2), 1),
+    "resent twice": (WHOLE, _at(0.2, 5.2, 40), 2),
+    "two real lines, both resent": (WHOLE, _at(0.2, 0.21, 5.2, 5.21), 2),
+    "two real lines, one arrived before the break": (WHOLE, _at(0.2, 5.2, 5.21), 1),
+    "an exact stamp names one entry: any copy is a resend": (EXACT, _at(0.2, 0.21), 1),
+    "an exact stamp resent after a reconnect": (EXACT, _at(0.2, 5.2), 1),
+}
+
+
+@pytest.mark.parametrize(
+    ("stamp", "received", "resends"), RESEND_CASES.values(), ids=RESEND_CASES.keys()
+)
+def test_resends_are_the_copies_beyond_the_largest_transmission(stamp, received, resends):
+    assert resend.resent(stamp, received) == resends
+
+
+@pytest.mark.parametrize(
+    ("stamp", "received", "resends"), RESEND_CASES.values(), ids=RESEND_CASES.keys()
+)
+def test_the_worker_drops_the_resends_one_copy_at_a_time(stamp, received, resends):
+    d = Dedupe()
+    kept = [not d.is_duplicate(_line(stamp), at) for at in received]
+    assert (len(kept) - sum(kept), d.dropped) == (resends, resends)
+
+
+def test_the_worker_keeps_what_it_dropped_before_an_upgrade_dropped():
+    """A checkpoint of the older filter (a set of keys) still drops later copies."""
+    old = Dedupe()
+    old.is_duplicate(_line(WHOLE), WHOLE)
+    state = {**old.__dict__, "seen": set(old.seen)}
+    d = Dedupe.__new__(Dedupe)
+    d.__setstate__(pickle.loads(pickle.dumps(state)))
+    assert d.is_duplicate(_line(WHOLE), WHOLE + timedelta(seconds=0.1))
+    assert not d.is_duplicate(_line(WHOLE, pid=2), WHOLE)
 
 
 @pytest.mark.parametrize(
