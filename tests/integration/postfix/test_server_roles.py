@@ -97,7 +97,7 @@ def test_the_outbound_servers_report_has_the_crossing_emails_recipients(stored):
 
 
 def test_elsectl_stats_splits_traffic_by_role_and_way(stored, capsys):
-    argv = ["stats", "--dsn", stored.dsn("else_worker"), "--format", "json"]
+    argv = ["stats", "--dsn", stored.dsn("else_worker"), "--format", "json", "--by-role"]
     assert elsectl_main([*argv, "--since", "2000-01-01", "--until", "2100-01-01"]) == 0
     out = json.loads(capsys.readouterr().out)
     got = {k: {r["key"]: r["emails"] for r in out[k]} for k in ("by_role", "ways")}
@@ -105,10 +105,16 @@ def test_elsectl_stats_splits_traffic_by_role_and_way(stored, capsys):
 
 
 def test_elsectl_stats_text_names_the_ways(stored, capsys):
-    argv = ["stats", "--dsn", stored.dsn("else_worker"), "--since", "2000-01-01"]
+    argv = ["stats", "--dsn", stored.dsn("else_worker"), "--since", "2000-01-01", "--by-role"]
     assert elsectl_main(argv) == 0
     text = capsys.readouterr().out
     assert "Way through the servers:" in text and "incoming → outgoing" in text
+
+
+def test_elsectl_stats_leaves_the_role_scan_out_unless_asked(stored, capsys):
+    argv = ["stats", "--dsn", stored.dsn("else_worker"), "--format", "json"]
+    assert elsectl_main(argv) == 0
+    assert {"by_role", "ways"} & set(json.loads(capsys.readouterr().out)) == set()
 
 
 @pytest.mark.parametrize(
