@@ -26,9 +26,18 @@ help:
 	@echo "make venv      create .venv with elsectl and the pinned tools"
 	@echo "make bench     run the benchmarks (prints figures)"
 
+# The per-line hot path (else_core/compiled.py's MODULES) is compiled by mypyc when the
+# package is installed (setup.py): that needs a C compiler and Python's headers, and a
+# rebuild whenever one of those modules changes (until then Python runs their sources).
+VENV_APT_PACKAGES := gcc python3-dev python3-venv
+COMPILED_SOURCES := $(shell sed -n 's/^    "\(else_core[a-z_.]*\)",$$/\1/p' else_core/compiled.py \
+                      | tr . / | sed 's/$$/.py/')
+
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml requirements.txt requirements-dev.txt
+$(VENV)/.installed: pyproject.toml setup.py requirements.txt requirements-dev.txt \
+                    else_core/compiled.py $(COMPILED_SOURCES)
+	tools/apt-ensure $(VENV_APT_PACKAGES)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
@@ -41,8 +50,8 @@ deps-test:
 AGENT_SCRIPTS := agents/snmpd/else-snmp-ctl agents/snmpd/else-postfix-ctl agents/snmpd/else-queue-list
 
 lint: venv
-	$(BIN)/ruff check else_core webui tests bench tools $(AGENT_SCRIPTS)
-	$(BIN)/ruff format --check else_core webui tests bench $(AGENT_SCRIPTS)
+	$(BIN)/ruff check else_core webui tests bench tools setup.py $(AGENT_SCRIPTS)
+	$(BIN)/ruff format --check else_core webui tests bench setup.py $(AGENT_SCRIPTS)
 	$(BIN)/mypy  # strict, on else_core and webui (pyproject.toml [tool.mypy])
 
 pytest: venv deps-test
@@ -52,6 +61,7 @@ test: lint pytest
 	@for t in $(TEST_EXTRA); do $(MAKE) --no-print-directory $$t; done
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache *.so
+	find else_core -name '*.so' -delete
 
 -include mk/*.mk

@@ -33,6 +33,11 @@ File layout (all sections optional)::
     poll_interval = 60
     down_after = 3
 
+    [alerts]                    # docs/alerts.md
+    interval = 60               # seconds between evaluations
+    mail_to = "postmaster@example.org"   # comma-separated; empty: no e-mail
+    webhook_url = ""            # JSON POST per alert event; empty: no webhook
+
     [[servers]]                 # one table per PFX host ELSE knows
     name = "pfx"                # the syslog host name its lines carry
     address = "198.18.0.10"     # where SNMP reaches it
@@ -102,12 +107,29 @@ class SnmpSection:
     down_after: int = 3
 
 
+@dataclass(frozen=True, slots=True)
+class AlertsSection:
+    interval: float = 60.0
+    smtp_host: str = "localhost"
+    smtp_port: int = 25
+    smtp_timeout: float = 10.0
+    mail_from: str = "else-alerts@localhost"
+    mail_to: str = ""
+    webhook_url: str = ""
+    webhook_timeout: float = 5.0
+    max_attempts: int = 10
+    retry_interval: float = 60.0
+    dns_resolver: str = ""
+    dns_timeout: float = 2.0
+
+
 #: Section name -> its dataclass (``[[servers]]`` is a list, read by ``Config.servers``).
 SECTIONS: dict[str, type[Any]] = {
     "database": DatabaseSection,
     "ingest": IngestSection,
     "web": WebSection,
     "snmp": SnmpSection,
+    "alerts": AlertsSection,
 }
 #: The built-in defaults, for code that reads a raw section table or takes a setting as an
 #: argument (a dataclass with slots keeps no class-level default to read).
@@ -187,6 +209,10 @@ class Config:
     def snmp(self) -> SnmpSection:
         return self.typed("snmp", SnmpSection)
 
+    @property
+    def alerts(self) -> AlertsSection:
+        return self.typed("alerts", AlertsSection)
+
     def dsn(self, override: str | None = None, role: str = "worker") -> str:
         """The PostgreSQL connection string, or a ConfigError that says where to set one.
 
@@ -265,6 +291,24 @@ def check(cfg: Config) -> list[str]:
             out.append("[snmp] auth_protocol must be SHA-256, SHA-512 or SHA")
         if str(snmp.get("priv_protocol", "AES")).upper() not in ("AES", "AES-256"):
             out.append("[snmp] priv_protocol must be AES or AES-256")
+    out += _alerts_problems(cfg.data.get("alerts"))
+    return out
+
+
+def _alerts_problems(alerts: Any) -> list[str]:
+    if not isinstance(alerts, dict):
+        return []
+    out = []
+    for key in ("interval", "smtp_timeout", "webhook_timeout", "retry_interval", "dns_timeout"):
+        value = alerts.get(key, 1)
+        if _typed(float, value) and value <= 0:
+            out.append(f"[alerts] {key} must be > 0")
+    attempts = alerts.get("max_attempts", 1)
+    if _typed(int, attempts) and attempts < 1:
+        out.append("[alerts] max_attempts must be >= 1")
+    url = alerts.get("webhook_url", "")
+    if isinstance(url, str) and url and not url.startswith(("http://", "https://")):
+        out.append("[alerts] webhook_url must start with http:// or https://")
     return out
 
 

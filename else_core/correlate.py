@@ -118,6 +118,16 @@ class _Group:
         return email_id(root.host, root.queue_id, root.first_seen)
 
 
+# What a checkpoint holds: every attribute Correlator.__init__ sets. Spelled out because the
+# compiled build (mypyc) makes Correlator a C extension class with no __dict__, which pickle
+# cannot take apart by itself; one list serves both builds.
+_CHECKPOINT_FIELDS = (
+    "linger", "retry_wait", "_retry", "_greylisted", "stale_after", "clock", "_sessions",
+    "_open", "_known", "_group", "_serial", "_by_qid", "_by_msgid", "_expect", "_done",
+    "_out", "_next_sweep", "_dirty", "_aging",
+)  # fmt: skip
+
+
 class Correlator:
     """Streaming correlator; see the module docstring. Picklable as a whole."""
 
@@ -159,17 +169,21 @@ class Correlator:
         # its cost follows what it closes, not how many files are open.
         self._aging: dict[tuple[str, str], datetime] = {}
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Rebuilt by calling the class, then :meth:`__setstate__` (works compiled too)."""
+        return (Correlator, (), self.__getstate__())
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in _CHECKPOINT_FIELDS}
+
     def __setstate__(self, state: dict[str, Any]) -> None:
-        """A checkpoint pickled before the retry wait and the sessions' RCPT refusals
-        existed still loads: what it lacks starts empty (the worker's STATE_VERSION is the
-        real guard; this keeps a missed bump from stopping ingest)."""
-        self.__dict__.update(state)
-        self.__dict__.setdefault("retry_wait", timedelta(hours=1))
-        self.__dict__.setdefault("_retry", deque())
-        self.__dict__.setdefault("_greylisted", {})
-        for sess in self._sessions.values():
-            if not hasattr(sess, "refused"):
-                sess.refused = []
+        """A checkpoint pickled before a field existed still loads: what it lacks keeps the
+        fresh value __init__ gave it (the worker's STATE_VERSION is the real guard; this
+        keeps a missed bump from stopping ingest)."""
+        Correlator.__init__(self)  # an old pickle's object was made without it
+        for name, value in state.items():
+            if name in _CHECKPOINT_FIELDS:
+                setattr(self, name, value)
 
     # -- public API ------------------------------------------------------------------------
 

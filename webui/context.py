@@ -24,6 +24,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from else_core import accounts
 from else_core import config as config_mod
+from else_core.alerts import store as alerts_store
 from else_core.db import Connection
 from else_core.db.routing import Routes
 from else_core.model import EMAIL_STATUSES
@@ -238,6 +239,14 @@ def env_of(app: Bottle) -> Environment:
     return env
 
 
+def _alert_banner(c: Ctx | None) -> tuple[int, int] | None:
+    """(open, acknowledged) alerts for the banner of a signed-in user's page; None: none open."""
+    if c is None or c.user is None:
+        return None
+    counts = alerts_store.unresolved_count(c.db)
+    return counts if counts and counts[0] else None
+
+
 def render(template: str, **kw: Any) -> str:
     """An HTML page for this request's user, in their time zone, with the pending flash."""
     c: Ctx | None = request.environ.get("else.ctx")
@@ -258,6 +267,7 @@ def render(template: str, **kw: Any) -> str:
             when=lambda v, seconds=True: fmt_time(v, tz, seconds),
             flash=flash,
             read_only=c.read_only if c and c.user else False,
+            alert_banner=_alert_banner(c),
             path=request.path,
             **kw,
         )

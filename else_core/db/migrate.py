@@ -46,6 +46,15 @@ WEB_TABLES = (
     "group_networks",
 )
 
+ALERT_TABLES = (
+    "alert_rules",
+    "alerts",
+    "alert_events",
+    "alert_deliveries",
+    "alert_line_seen",
+    "alert_cursor",
+)
+
 #: (role, privileges, objects); objects are table names unless marked.
 GRANTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("else_worker", "SELECT, INSERT", ("raw_events",)),
@@ -63,12 +72,21 @@ GRANTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("else_worker", "SELECT, INSERT", ("store_rejects",)),
     ("else_web", "SELECT", ("store_rejects",)),
     ("else_web", "SELECT, INSERT, UPDATE, DELETE", WEB_TABLES),
+    # Alerts (m0010): the evaluator (worker role) keeps them; the WUI acknowledges and
+    # administers rules; group scopes read the groups.
+    ("else_worker", "SELECT, INSERT, UPDATE, DELETE", ALERT_TABLES),
+    ("else_worker", "SELECT", ("groups", "group_servers")),
+    ("else_web", "SELECT, INSERT, UPDATE, DELETE", ALERT_TABLES),
 )
 SEQUENCE_GRANTS = (
     ("else_worker", ("raw_events_id_seq", "import_files_id_seq", "snmp_samples_id_seq")),
     ("else_worker", ("audit_log_id_seq", "store_rejects_id_seq")),
     ("else_web", ("audit_log_id_seq", *(f"{t}_id_seq" for t in ("users", "groups")))),
     ("else_web", ("api_tokens_id_seq", "search_history_id_seq", "saved_searches_id_seq")),
+    *(
+        (role, tuple(f"{t}_id_seq" for t in ALERT_TABLES[:4]))
+        for role in ("else_worker", "else_web")
+    ),
 )
 FUNCTION_GRANTS = (
     ("else_rsyslog", (INGEST_SIGNATURE,)),

@@ -50,7 +50,9 @@ log = logging.getLogger("else.ingest")
 STATE_NAME = "live"
 LOCK_KEY = 0x454C5349  # one worker per database
 LOCK_WAIT = 10.0  # seconds to wait for a just-killed worker's lock to be released
-STATE_VERSION = 3  # 3: retry waits, greylisting memory, refused RCPTs per session (2: dirty, aging)
+# 4: the correlator pickles its own field list (its compiled build has no __dict__)
+# 3: retry waits, greylisting memory, refused RCPTs per session (2: dirty, aging)
+STATE_VERSION = 4
 
 
 #: What the filter keeps of a line with a whole-second stamp: (copies let through, copies
@@ -151,7 +153,10 @@ class Worker:
         assert row is not None  # inserted just above, in the same transaction
         cursor, blob = row
         if blob is not None:
-            state = pickle.loads(blob)  # noqa: S301 - our own checkpoint, written by this code
+            try:
+                state = pickle.loads(blob)  # noqa: S301 - our own checkpoint, written by this code
+            except (pickle.UnpicklingError, TypeError, AttributeError, ValueError):
+                state = None  # an older build's classes no longer take it (version 3 and before)
             if isinstance(state, State) and state.version == STATE_VERSION:
                 state.cursor = cursor
                 return state

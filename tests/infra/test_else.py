@@ -12,7 +12,8 @@ testinfra_hosts = ["ansible://else_servers"]
 
 
 @pytest.mark.parametrize(
-    "service", ["postgresql", "rsyslog", "apache2", "else-ingest", "else-snmp-poller"]
+    "service",
+    ["postgresql", "rsyslog", "apache2", "else-ingest", "else-snmp-poller", "else-alerts"],
 )
 def test_service_is_running_and_enabled(host, service):
     unit = host.service(service)

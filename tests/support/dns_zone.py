@@ -1,106 +1,125 @@
-"""A tiny authoritative DNS server on a loopback address: a DNS blocklist zone for tests.
+"""A tiny authoritative DNS server for test blocklist zones (UDP, A records only, stdlib).
 
-Postfix's dnsblog (postscreen's DNSBL helper) asks the resolver in its chroot's
-``etc/resolv.conf``, which can name any address but not a port, so the server listens on
-UDP port 53 of its own 127.0.53.N (root only; the Postfix tests run as root). It answers A
-and TXT queries from a table (``{name: {"A": [...], "TXT": [...]}}``), NXDOMAIN for any
-other name, and NODATA for another type of a known name: what a DNSBL does. Stdlib only,
-one thread, stopped by :meth:`stop`.
+The lab has no internet, so a blocklist is played by this server: it answers A queries for
+the names it was told are listed (``127.0.0.2``) and NXDOMAIN for everything else. The
+alert tests list and unlist a PFX address while the evaluator queries it for real.
+Run as a program (``python -m tests.support.dns_zone --listen 198.18.0.1:5353``) it serves
+the names in a file (one per line), re-read at each query, so a test can edit the file.
+
+A resolver configured by ``resolv.conf`` (Postfix's dnsblog in its chroot) can be given an
+address but no port: :meth:`DnsZone.on_port_53` takes UDP port 53 of the first free
+127.0.53.N for it (root only).
 """
 
 from __future__ import annotations
 
+import argparse
 import errno
-import ipaddress
 import socket
 import struct
 import threading
-
-TYPES = {1: "A", 16: "TXT"}
+from pathlib import Path
 
 
 def listing(ip: str, zone: str) -> str:
-    """The name a DNSBL lists ``ip`` under: its octets reversed, then the zone."""
+    """The name a DNS blocklist lists ``ip`` under: its octets reversed, then the zone."""
     return ".".join(reversed(ip.split("."))) + "." + zone
 
 
-class DnsZone:
-    """Serves ``records`` on UDP 127.0.53.N:53 (the first free N); :attr:`address` says which."""
+def _qname(packet: bytes) -> tuple[str, int]:
+    labels, pos = [], 12
+    while packet[pos]:
+        n = packet[pos]
+        labels.append(packet[pos + 1 : pos + 1 + n].decode("ascii", "replace"))
+        pos += n + 1
+    return ".".join(labels).lower(), pos + 1
 
-    def __init__(self, records: dict[str, dict[str, list[str]]]) -> None:
-        self.records = {k.lower().rstrip("."): v for k, v in records.items()}
-        self.address = ""
-        self.queries: list[tuple[str, str]] = []
-        self._sock: socket.socket | None = None
-        self._thread: threading.Thread | None = None
+
+def answer(packet: bytes, listed: set[str]) -> bytes:
+    """The response to one query: 127.0.0.2 for a listed name (type A), NXDOMAIN otherwise."""
+    qid, _flags = struct.unpack("!HH", packet[:4])
+    name, end = _qname(packet)
+    qtype = struct.unpack("!H", packet[end : end + 2])[0]
+    question = packet[12 : end + 4]
+    if name in listed and qtype == 1:
+        header = struct.pack("!6H", qid, 0x8580, 1, 1, 0, 0)
+        record = b"\xc0\x0c" + struct.pack("!HHIH", 1, 1, 60, 4) + socket.inet_aton("127.0.0.2")
+        return header + question + record
+    rcode = 0 if name in listed else 3
+    return struct.pack("!6H", qid, 0x8580 | rcode, 1, 0, 0, 0) + question
+
+
+class DnsZone:
+    """Serve ``listed`` (a set the test changes) on a UDP port of ``host``, in a thread."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, names_file: Path | None = None):
+        self.listed: set[str] = set()
+        self.queries: list[str] = []
+        self.names_file = names_file
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            self.sock.bind((host, port))
+        except OSError:
+            self.sock.close()
+            raise
+        self.host, self.port = self.sock.getsockname()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    @classmethod
+    def on_port_53(cls) -> DnsZone:
+        """A zone on UDP port 53 of the first free 127.0.53.N (N = 1..254)."""
+        for n in range(1, 255):
+            try:
+                return cls(f"127.0.53.{n}", 53)
+            except OSError as exc:
+                if exc.errno != errno.EADDRINUSE:
+                    raise
+        raise RuntimeError("no free 127.0.53.N:53 for a test DNS zone")
+
+    def _names(self) -> set[str]:
+        if self.names_file is None:
+            return self.listed
+        try:
+            return {n.strip().lower() for n in self.names_file.read_text().split() if n.strip()}
+        except OSError:
+            return set()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                packet, peer = self.sock.recvfrom(512)
+            except OSError:
+                return
+            try:
+                self.queries.append(_qname(packet)[0])
+                self.sock.sendto(answer(packet, self._names()), peer)
+            except (IndexError, struct.error, OSError):
+                continue
 
     def start(self) -> DnsZone:
-        for n in range(1, 255):
-            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            try:
-                sock.bind((f"127.0.53.{n}", 53))
-            except OSError as exc:
-                sock.close()
-                if exc.errno == errno.EADDRINUSE:
-                    continue
-                raise
-            self._sock, self.address = sock, f"127.0.53.{n}"
-            break
-        else:
-            raise RuntimeError("no free 127.0.53.N:53 for the test DNS zone")
-        self._thread = threading.Thread(target=self._serve, daemon=True)
         self._thread.start()
         return self
 
     def stop(self) -> None:
-        if self._sock is not None:
-            self._sock.close()  # recvfrom fails, the thread ends
-            self._sock = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        self.sock.close()
+        self._thread.join(timeout=5)
 
-    def _serve(self) -> None:
-        while self._sock is not None:
-            try:
-                query, peer = self._sock.recvfrom(4096)
-            except OSError:
-                return
-            answer = self.answer(query)
-            if answer is not None and self._sock is not None:
-                self._sock.sendto(answer, peer)
+    def __enter__(self) -> DnsZone:
+        return self.start()
 
-    def answer(self, query: bytes) -> bytes | None:
-        """The response to one query datagram (None for garbage: a server drops it)."""
-        if len(query) < 12:
-            return None
-        ident, flags, qdcount = struct.unpack("!HHH", query[:6])
-        if qdcount != 1 or flags & 0x8000:
-            return None
-        labels, pos = [], 12
-        while pos < len(query) and query[pos]:
-            size = query[pos]
-            labels.append(query[pos + 1 : pos + 1 + size].decode("ascii", "replace"))
-            pos += 1 + size
-        if pos + 5 > len(query):
-            return None
-        qtype, _qclass = struct.unpack("!HH", query[pos + 1 : pos + 5])
-        question = query[12 : pos + 5]
-        name = ".".join(labels).lower()
-        kind = TYPES.get(qtype, str(qtype))
-        self.queries.append((name, kind))
-        entry = self.records.get(name)
-        rdatas = [self._rdata(kind, v) for v in (entry or {}).get(kind, [])]
-        rcode = 3 if entry is None else 0  # NXDOMAIN for an unknown name
-        head = struct.pack(
-            "!HHHHHH", ident, 0x8400 | (flags & 0x0100) | 0x0080 | rcode, 1, len(rdatas), 0, 0
-        )
-        answers = b"".join(struct.pack("!HHHIH", 0xC00C, qtype, 1, 60, len(r)) + r for r in rdatas)
-        return head + question + answers
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
-    @staticmethod
-    def _rdata(kind: str, value: str) -> bytes:
-        if kind == "A":
-            return ipaddress.IPv4Address(value).packed
-        text = value.encode()[:255]
-        return bytes([len(text)]) + text
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--listen", default="127.0.0.1:5353", help="HOST:PORT")
+    ap.add_argument("--names", type=Path, required=True, help="file of listed names")
+    args = ap.parse_args()
+    host, _, port = args.listen.partition(":")
+    zone = DnsZone(host, int(port), args.names)
+    zone._serve()
+
+
+if __name__ == "__main__":
+    main()

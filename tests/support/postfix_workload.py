@@ -264,12 +264,8 @@ class Workload:
         self.filters: dict[str, ContentFilter] = {}
         self.milter = TempfailMilter()
         self.policy = GreylistPolicy({m.recipients[0] for m in self.messages if m.greylisted})
-        self.dns = DnsZone(
-            {
-                listing(ip, DNSBL_ZONE): {"A": ["127.0.0.2"], "TXT": ["listed by the test"]}
-                for ip in DNSBL_LISTED
-            }
-        )
+        self.dns = DnsZone.on_port_53()
+        self.dns.listed |= {listing(ip, DNSBL_ZONE) for ip in DNSBL_LISTED}
         self.ops_output: dict[str, str] = {}
         self.seconds = 0.0
 
@@ -331,7 +327,7 @@ class Workload:
             postscreen_access={f"{ip}/32": "reject" for ip in sorted(DENYLISTED)},
             # postscreen trusts only 127.0.0.1, so its DNSBL test runs for the other clients.
             postscreen_mynetworks="127.0.0.1/32",
-            dnsbl_resolver=self.dns.address,
+            dnsbl_resolver=self.dns.host,
             dnsbl_sites=f"{DNSBL_ZONE}*2",
             transports={DOWN: f"smtp:[127.0.0.1]:{free_port()}"},
             milter_port=self.milter.port,

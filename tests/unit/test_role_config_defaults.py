@@ -30,7 +30,15 @@ ELSECTL = Path(sys.executable).parent / "elsectl"
 #: argument_specs type names of the section fields' types.
 SPEC_TYPES = {"str": "str", "int": "int", "float": "float", "bool": "bool"}
 #: A valid value other than the default, for the str settings (numbers: default + 1).
-OTHER_STR = {"auth_protocol": "SHA-512", "priv_protocol": "AES-256", "timezone": "Europe/Berlin"}
+OTHER_STR = {
+    "auth_protocol": "SHA-512",
+    "priv_protocol": "AES-256",
+    "timezone": "Europe/Berlin",
+    "smtp_host": "relay.else.test",
+    "mail_to": "postmaster@else.test",
+    "webhook_url": "http://127.0.0.1:8089/hook",
+    "dns_resolver": "127.0.0.1:5353",
+}
 
 
 def _role_settings() -> list[tuple[str, str, Field[Any]]]:

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from bottle import Bottle
 
-from webui.views import account, admin, api, auth, email, live, reports, search, servers
+from webui.views import account, admin, alerts, api, auth, email, live, reports, search, servers
 
 #: Every area, installed in this order (public routes first).
-AREAS = (auth, account, search, email, live, reports, api, admin, servers)
+AREAS = (auth, account, search, email, live, reports, api, admin, servers, alerts)
 
 
 def install(app: Bottle) -> None:

@@ -220,3 +220,11 @@ def test_one_database_down_is_its_own_error_and_tried_again_each_time():
             ServiceUnavailable,
             True,
         )
+
+
+def test_acknowledging_an_alert_while_the_primary_is_down_says_why_it_was_not_done(
+    primary_stopped, admin
+):
+    res = admin.post("/alerts/1/ack", {"back": "/alerts"})
+    page = admin.get("/alerts").text
+    assert (res.status, "ELSE is read-only for now" in page) == (303, True)
