@@ -659,8 +659,11 @@ def revoke_token(conn: psycopg.Connection, username: str, prefix: str) -> None:
         raise AccountError(f"no token {prefix!r} for user {username!r}")
 
 
-def user_for_token(conn: psycopg.Connection, token: str) -> User | None:
-    """The active user a bearer token belongs to, or None (unknown, revoked, expired)."""
+def user_for_token(conn: psycopg.Connection, token: str, *, touch: bool = True) -> User | None:
+    """The active user a bearer token belongs to, or None (unknown, revoked, expired).
+
+    ``touch=False`` does not record the token's use: on a read-only standby, while the
+    primary is down, the API still answers (docs/scale.md)."""
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
     digest = _token_hash(token)
@@ -673,6 +676,11 @@ def user_for_token(conn: psycopg.Connection, token: str) -> User | None:
         ).fetchone()
         if row is None or not hmac.compare_digest(row["token_hash"], digest):
             return None
+        if not touch:
+            uid = cur.execute(
+                "SELECT user_id FROM api_tokens WHERE id = %s", (row["token_id"],)
+            ).fetchone()
+            return get_user_by_id(conn, uid["user_id"]) if uid else None
         with conn.transaction():
             uid = cur.execute(
                 "UPDATE api_tokens SET last_used = now() WHERE id = %s RETURNING user_id",

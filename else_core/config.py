@@ -10,6 +10,8 @@ File layout (all sections optional)::
     dsn = "host=127.0.0.1 dbname=else user=else_worker password=..."   # ELSE_DSN overrides
     owner_dsn = "host=127.0.0.1 dbname=else user=else_owner ..."       # `elsectl db upgrade`
     web_dsn = "host=127.0.0.1 dbname=else user=else_web ..."           # the WUI
+    web_read_dsn = "host=/run/postgresql dbname=else user=else_web ..."  # the WUI's reads
+                                # (a hot standby on a frontend host; empty: web_dsn)
 
     [ingest]
     batch_size = 5000          # raw lines per worker transaction
@@ -73,6 +75,7 @@ class DatabaseSection:
     dsn: str = ""
     owner_dsn: str = ""
     web_dsn: str = ""
+    web_read_dsn: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,6 +236,16 @@ class Config:
                 f"no database configured: use --dsn, {env}, or [database] {key} in {where}"
             )
         return str(dsn)
+
+    def read_dsn(self, override: str | None = None) -> str:
+        """The WUI's read-only DSN (a hot standby), or "" when reads go to ``web_dsn``.
+
+        ``ELSE_WEB_READ_DSN`` overrides ``[database] web_read_dsn``; see
+        :mod:`else_core.db.routing` for how the WUI uses the two.
+        """
+        env = os.environ.get("ELSE_WEB_READ_DSN")
+        dsn = override or env or self.get("database", "web_read_dsn")
+        return str(dsn or "")
 
     @property
     def servers(self) -> list[ServerConfig]:

@@ -55,6 +55,36 @@ def health(conn: psycopg.Connection, config: Config) -> list[dict[str, Any]]:
     return [by_name[k] for k in sorted(by_name)]
 
 
+def register(conn: psycopg.Connection, config: Config) -> list[str]:
+    """Write each configured server's address and role into ``servers``; the names of
+    those that were missing or different (none: nothing changed, as Ansible asks).
+
+    Reports group mail by the role of the servers it crossed, in SQL, so the roles must be
+    in the database (and, in the split layout, replicated to the frontend's standby) even
+    for a server the SNMP poller does not reach. Poll state is left as it is.
+    """
+    changed = []
+    with conn.transaction():
+        for s in config.servers:
+            cur = conn.execute(
+                "INSERT INTO servers (name, address, role) VALUES (%s, %s, %s)"
+                " ON CONFLICT (name) DO UPDATE SET address = EXCLUDED.address,"
+                " role = EXCLUDED.role WHERE servers.address IS DISTINCT FROM EXCLUDED.address"
+                " OR servers.role IS DISTINCT FROM EXCLUDED.role",
+                (s.name, s.address, s.role),
+            )
+            if cur.rowcount:
+                changed.append(s.name)
+    return changed
+
+
+def roles(conn: psycopg.Connection, config: Config) -> dict[str, str]:
+    """Each known server's role: the configuration's, else the database's."""
+    out = {str(r[0]): str(r[1]) for r in conn.execute("SELECT name, role FROM servers")}
+    out.update({s.name: s.role for s in config.servers})
+    return out
+
+
 def samples(
     conn: psycopg.Connection, name: str, since: datetime
 ) -> list[tuple[datetime, dict[str, Any] | None]]:

@@ -66,6 +66,7 @@ def create_app(
     config: config_mod.Config | None = None,
     *,
     dsn: str | None = None,
+    read_dsn: str | None = None,
     secret: bytes | None = None,
     secure_cookies: bool | None = None,
 ) -> ElseApp:
@@ -87,6 +88,7 @@ def create_app(
         config=cfg,
         default_tz=web.timezone,
         session_max_age=web.session_max_age,
+        read_dsn=cfg.read_dsn(read_dsn),
     )
     app = ElseApp()
     app.secure_cookies = secure_cookies

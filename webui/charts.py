@@ -206,7 +206,7 @@ def report_chart(  # noqa: PLR0913 - a report, its rows and how to draw them
 ) -> bytes:
     if name == "volume":
         return volume(rows, title, buckets, size)
-    if name == "direction":
+    if name in ("direction", "roles", "way"):
         return pie(rows, title, size)
     if name in ("rejects", "deferrals", "bounces"):
         return reasons(rows, title, size)

@@ -25,7 +25,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from else_core import accounts
 from else_core import config as config_mod
 from else_core.alerts import store as alerts_store
-from else_core.db import Connection, connect
+from else_core.db import Connection
+from else_core.db.routing import Routes
 from else_core.model import EMAIL_STATUSES
 from else_core.scope import Scope
 from else_core.search import EMAIL_FIELDS, REJECT_FIELDS
@@ -47,6 +48,11 @@ class Settings:
     config: config_mod.Config
     default_tz: str = config_mod.WEB_DEFAULTS.timezone
     session_max_age: int = config_mod.WEB_DEFAULTS.session_max_age
+    read_dsn: str = ""  # a hot standby for reads ("": the primary, ``dsn``)
+    routes: Routes = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.routes = Routes(self.dsn, self.read_dsn)
 
 
 @dataclass(slots=True)
@@ -56,6 +62,7 @@ class Ctx:
     settings: Settings
     session: dict[str, Any]
     conn: Connection | None = None
+    wconn: Connection | None = None
     user: accounts.User | None = None
     via_token: bool = False
     dirty: bool = False
@@ -64,9 +71,30 @@ class Ctx:
 
     @property
     def db(self) -> Connection:
+        """The connection queries read through: the standby when there is one."""
         if self.conn is None:
-            self.conn = connect(self.settings.dsn, autocommit=True)
+            self.conn = self.settings.routes.read()
         return self.conn
+
+    @property
+    def primary(self) -> Connection:
+        """The connection writes go through (the primary), or ``ReadOnly`` when it is down."""
+        if not self.settings.routes.split:
+            return self.db
+        if self.wconn is None:
+            self.wconn = self.settings.routes.write()
+        return self.wconn
+
+    @property
+    def read_only(self) -> bool:
+        """Whether writes are refused now (the split layout's backend is unreachable)."""
+        return self.settings.routes.split and not self.settings.routes.primary_up()
+
+    def close(self) -> None:
+        for conn in (self.conn, self.wconn):
+            if conn is not None:
+                conn.close()
+        self.conn = self.wconn = None
 
     @property
     def scope(self) -> Scope | None:
@@ -239,6 +267,7 @@ def render(template: str, **kw: Any) -> str:
             tzname=tz.key,
             when=lambda v, seconds=True: fmt_time(v, tz, seconds),
             flash=flash,
+            read_only=c.read_only if c and c.user else False,
             alert_banner=_alert_banner(c),
             path=request.path,
             **kw,

@@ -22,6 +22,7 @@ from bottle import Bottle, HTTPError, HTTPResponse, request, response
 
 from else_core import accounts
 from else_core.db import UNREACHABLE
+from else_core.db.routing import ReadOnly
 from else_core.search import SearchError
 from webui.context import Ctx, Settings, env_of, json_response
 from webui.security import COOKIE, SessionCodec, csrf_ok, new_csrf
@@ -121,6 +122,11 @@ class SessionPlugin:
                         out = json_response({"error": str(exc)}, 400)
                     else:
                         raise HTTPError(400, str(exc)) from None
+                except ReadOnly as exc:
+                    if _is_api(rt.rule):
+                        out = json_response({"error": str(exc), "read_only": True}, 503)
+                    else:
+                        raise HTTPError(503, str(exc)) from None
                 except UNREACHABLE:
                     log.exception("database error")
                     raise HTTPError(503, "the database is not reachable; try again") from None
@@ -135,8 +141,7 @@ class SessionPlugin:
                             resp.add_header("Set-Cookie", value[1])
                 raise
             finally:
-                if c.conn is not None:
-                    c.conn.close()
+                c.close()
 
         return wrapper
 
@@ -163,7 +168,10 @@ def authenticate(c: Ctx, api: bool) -> None:
     """The request's user: the API's bearer token, else the session's (still valid) user."""
     auth = request.get_header("Authorization", "")
     if api and auth.lower().startswith("bearer "):
-        user = accounts.user_for_token(c.db, auth[7:].strip())
+        try:  # a token's use is recorded on the primary; without it, checked on the standby
+            user = accounts.user_for_token(c.primary, auth[7:].strip())
+        except ReadOnly:
+            user = accounts.user_for_token(c.db, auth[7:].strip(), touch=False)
         c.user, c.via_token = user, True
         return
     uid = c.session.get("u")

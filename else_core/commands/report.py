@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from else_core import gctune
+from else_core import config, gctune
 from else_core.commands.parse import add_input_arguments
 from else_core.envelope import resolve_tz
 from else_core.errors import ConfigError
@@ -62,11 +62,25 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         help="all rows of the problem tables (deferrals, bounces, rejects, warnings) and "
         "untrimmed reasons",
     )
+    p.add_argument(
+        "--host",
+        action="append",
+        default=[],
+        metavar="H",
+        help="only the lines of this server (repeatable): its own report",
+    )
+    p.add_argument(
+        "--config",
+        metavar="FILE",
+        help="else.toml whose [[servers]] roles split the e-mails by way (incoming → outgoing)",
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     if args.compat == "pflogsumm":
+        if args.host or args.config:
+            raise ConfigError("--host and --config do not apply with --compat pflogsumm")
         if args.host_tz:
             resolve_tz(args.host_tz)  # a bad zone is still an error, though unused
         text = render_compat(pflogsumm_totals(args.files, args.syslog_name), args.format)
@@ -74,9 +88,16 @@ def run(args: argparse.Namespace) -> int:
         if args.syslog_name != "postfix":
             raise ConfigError("--syslog-name only applies with --compat pflogsumm")
         stats = ReadStats()
-        builder = ReportBuilder(top=args.top, detail=args.detail)
+        roles = None
+        if args.config:
+            roles = {s.name: s.role for s in config.load(args.config).servers}
+        builder = ReportBuilder(top=args.top, detail=args.detail, roles=roles)
+        events = read_events(args.files, args.year, args.host_tz, stats)
+        if args.host:
+            hosts = set(args.host)
+            events = (ev for ev in events if ev.line.host in hosts)
         with gctune.batch():
-            builder.feed_all(read_events(args.files, args.year, args.host_tz, stats))
+            builder.feed_all(events)
         report = builder.finish(stats)
         render = {"json": render_json, "csv": render_csv}.get(args.format, render_text)
         text = render(report)

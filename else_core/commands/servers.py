@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from else_core import config
+from else_core import servers as servers_mod
 from else_core.db import connect, errors
 from else_core.forwarding import ServerGap, server_gaps
 from else_core.search import parse_time
@@ -36,6 +37,14 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     g.add_argument("--format", choices=("text", "json"), default="text")
     g.add_argument("--dsn", help="connection string (default: [database] dsn, ELSE_DSN)")
     g.set_defaults(func=run_gaps)
+    s = actions.add_parser(
+        "sync",
+        help="write the configured servers' roles and addresses into the database",
+        description="Reports split traffic by server role in SQL: run it after changing"
+        " [[servers]] in else.toml (the else_app role does).",
+    )
+    s.add_argument("--dsn", help="connection string (default: [database] dsn, ELSE_DSN)")
+    s.set_defaults(func=run_sync)
 
 
 def _text(gaps: list[ServerGap]) -> str:
@@ -63,6 +72,17 @@ def _text(gaps: list[ServerGap]) -> str:
         for minute, s, r in g.minutes[-10:]:
             out.append(f"  {minute:%Y-%m-%d %H:%M} UTC: sent {s}, received {r}")
     return "\n".join(out) + "\n"
+
+
+def run_sync(args: argparse.Namespace) -> int:
+    cfg = config.load()
+    with errors(), connect(cfg.dsn(args.dsn)) as conn:
+        changed = servers_mod.register(conn, cfg)
+    if changed:
+        sys.stdout.write(f"{len(changed)} server(s) changed: {', '.join(changed)}\n")
+    else:
+        sys.stdout.write(f"servers up to date ({len(cfg.servers)} configured)\n")
+    return 0
 
 
 def run_gaps(args: argparse.Namespace) -> int:

@@ -19,6 +19,11 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("--host", action="append", default=[], help="only this server (repeatable)")
     p.add_argument("--bucket", choices=BUCKETS, help="series per hour or day (default: by span)")
     p.add_argument("--top", type=int, default=10, help="length of the top lists (default 10)")
+    p.add_argument(
+        "--by-role",
+        action="store_true",
+        help="add traffic by server role and by way (incoming → outgoing); scans the e-mails",
+    )
     p.add_argument("--format", choices=tuple(RENDERERS), default="text")
     p.add_argument("--dsn", help="connection string (default: [database] dsn, ELSE_DSN)")
     p.set_defaults(func=run)
@@ -33,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
         hosts=tuple(args.host),
         bucket=args.bucket,
         top=args.top,
+        by_role=args.by_role,
     )
     with errors(), connect(config.load().dsn(args.dsn)) as conn:
         report = compute(conn, q)

@@ -28,7 +28,8 @@ def _redact(dsn: str) -> str:
 def connect(dsn: str, *, autocommit: bool = False, **kwargs: Any) -> psycopg.Connection:
     """Open a connection or raise ServiceUnavailable with the server's own reason."""
     try:
-        return psycopg.connect(dsn, autocommit=autocommit, connect_timeout=10, **kwargs)
+        kwargs.setdefault("connect_timeout", 10)
+        return psycopg.connect(dsn, autocommit=autocommit, **kwargs)
     except psycopg.OperationalError as exc:
         reason = " ".join(str(exc).split()) or exc.__class__.__name__
         raise ServiceUnavailable(

@@ -66,6 +66,7 @@ def render_json(report: dict[str, Any]) -> str:
 # section name -> how to get its rows from the report
 _CSV_SECTIONS: dict[str, Callable[[dict[str, Any]], list[dict[str, Any]]]] = {
     "totals": lambda r: [{"name": k, "value": v} for k, v in r["totals"].items()],
+    "ways": lambda r: r.get("ways", []),
     "per_day": lambda r: r["per_day"],
     "per_hour": lambda r: r["per_hour"],
     "recipient_domains": lambda r: r["recipient_domains"],
@@ -218,6 +219,12 @@ def render_text(report: dict[str, Any]) -> str:
     for status, n in emails["recipients_by_status"].items():
         if n:
             out.append(f" {int_units(n)}  {status}")
+    if "ways" in report:
+        out.append("")
+        out.append("e-mails by way through the servers (their roles)")
+        out.append("")
+        for row in report["ways"]:
+            out.append(f" {int_units(row['emails'])}  {clean(row['way'])}")
 
     days = period["days"]
     if len(report["per_day"]) > 1:

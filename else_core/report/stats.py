@@ -197,6 +197,9 @@ class ReportBuilder:
     dnsbl_sites: Counter[str] = field(default_factory=Counter)
     email_status: Counter[str] = field(default_factory=Counter)
     recipient_status: Counter[str] = field(default_factory=Counter)
+    #: Server name -> role (``[[servers]]`` of else.toml); None: no "ways" section.
+    roles: dict[str, str] | None = None
+    ways: Counter[str] = field(default_factory=Counter)
     _day: tuple[datetime, datetime] | None = None  # the current day's [start, end)
 
     # -- input -------------------------------------------------------------------------------
@@ -332,6 +335,8 @@ class ReportBuilder:
 
     def _email(self, email: Email) -> None:
         self.email_status[email.status] += 1
+        if self.roles is not None:
+            self.ways[way(email, self.roles)] += 1
         root = _root(email)
         size = email.size or 0
         if root is not None and root.origin in _RECEIVED_ORIGINS:
@@ -508,7 +513,32 @@ class ReportBuilder:
                 "recipients_by_status": {s: self.recipient_status[s] for s in STATUSES},
             },
             "differences_from_pflogsumm": list(DIFFERENCES),
-        }
+        } | (
+            {}
+            if self.roles is None
+            else {
+                "ways": [
+                    {"way": k, "emails": n}
+                    for k, n in sorted(self.ways.items(), key=lambda kv: (-kv[1], kv[0]))
+                ]
+            }
+        )
+
+
+def way(email: Email, roles: dict[str, str]) -> str:
+    """The roles of the servers an e-mail crossed, in the order it reached them
+    ("incoming → outgoing"); bounces sent back are not part of its way. The database's
+    "way" report (else_core.stats.WAY_SQL) says the same."""
+    hops = sorted(
+        (t for t in email.transactions if t.origin != "bounce"),
+        key=lambda t: (t.first_seen is None, t.first_seen),
+    )
+    seen: list[str] = []
+    for t in hops:
+        role = roles.get(t.host, "unknown")
+        if role not in seen:
+            seen.append(role)
+    return " → ".join(seen) or "unknown"
 
 
 def _root(email: Email) -> Transaction | None:

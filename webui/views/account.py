@@ -34,9 +34,9 @@ def install(app: Bottle) -> None:
         new = f("new")
         if new != f("again"):
             raise accounts.AccountError("the two new passwords differ")
-        accounts.change_password(c.db, c.user.username, f("old"), new)
-        accounts.audit(c.db, c.user.username, "user.password", c.user.username)
-        user = accounts.get_user_by_id(c.db, c.user.id)
+        accounts.change_password(c.primary, c.user.username, f("old"), new)
+        accounts.audit(c.primary, c.user.username, "user.password", c.user.username)
+        user = accounts.get_user_by_id(c.primary, c.user.id)  # just written
         assert user is not None
         c.session.update(v=user.session_version, c=new_csrf())
         c.flash("Password changed. Other sessions of this account have ended.")
@@ -47,7 +47,7 @@ def install(app: Bottle) -> None:
         c = ctx()
         assert c.user is not None
         # Saved on the account (so the next log-in has it too); empty: the site default.
-        zone = accounts.set_timezone(c.db, c.user.username, f("tz"))
+        zone = accounts.set_timezone(c.primary, c.user.username, f("tz"))
         c.session["tz"] = zone or settings.default_tz
         if zone:
             c.flash(f"Times are now shown in {zone}, also after your next log-in.")

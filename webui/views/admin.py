@@ -31,7 +31,7 @@ def me() -> str:
 
 
 def audit(action: str, target: str, detail: dict[str, Any] | None = None) -> None:
-    accounts.audit(ctx().db, me(), action, target, "ok", detail)
+    accounts.audit(ctx().primary, me(), action, target, "ok", detail)
 
 
 def install(app: Bottle) -> None:
@@ -64,7 +64,7 @@ def install(app: Bottle) -> None:
         c = ctx()
         name = f("username").strip()
         user = accounts.add_user(
-            c.db,
+            c.primary,
             name,
             f("password"),
             is_admin=f("admin") == "on",
@@ -78,31 +78,31 @@ def install(app: Bottle) -> None:
     def user_change(name: str, what: str) -> Any:
         c = ctx()
         if what == "password":
-            accounts.set_password(c.db, name, f("password"))
+            accounts.set_password(c.primary, name, f("password"))
             c.flash(f"Password of {name} set; the account is unlocked, its API tokens revoked.")
         elif what == "unlock":
-            accounts.unlock(c.db, name)
+            accounts.unlock(c.primary, name)
             c.flash(f"{name} unlocked.")
         elif what == "delete":
             if name == me():
                 raise accounts.AccountError("you cannot delete your own account")
-            accounts.delete_user(c.db, name)
+            accounts.delete_user(c.primary, name)
             c.flash(f"User {name} deleted.")
         elif what == "update":
             if name == me() and f("admin") != "on":
                 raise accounts.AccountError("you cannot take away your own admin rights")
             accounts.update_user(
-                c.db, name, is_admin=f("admin") == "on", active=f("active") == "on"
+                c.primary, name, is_admin=f("admin") == "on", active=f("active") == "on"
             )
             c.flash(f"User {name} updated.")
         elif what == "token":
             days = accounts.token_days(f("days"))
-            token = accounts.create_token(c.db, name, f("name") or "api", days=days)
+            token = accounts.create_token(c.primary, name, f("name") or "api", days=days)
             audit("token.create", name, {"name": f("name") or "api", "days": days})
             response.set_header("Cache-Control", "no-store")
             return render("token.html", username=name, token=token)
         elif what == "revoke":
-            accounts.revoke_token(c.db, name, f("prefix"))
+            accounts.revoke_token(c.primary, name, f("prefix"))
             c.flash(f"Token {f('prefix')} of {name} revoked.")
         else:
             raise HTTPError(404, "no such action")
@@ -127,7 +127,7 @@ def install(app: Bottle) -> None:
     def group_add() -> Any:
         c = ctx()
         name = f("name")
-        accounts.add_group(c.db, name, f("description"))
+        accounts.add_group(c.primary, name, f("description"))
         audit("group.add", name.strip())
         c.flash(f"Group {name.strip()} created.")
         redirect("/admin/groups", 303)
@@ -141,17 +141,17 @@ def install(app: Bottle) -> None:
             known = servers_mod.known_names(c.db, settings_of(app).config)
             if kind == "server" and value.strip() not in known:
                 raise accounts.AccountError(f"no server {value.strip()!r}: use {', '.join(known)}")
-            value = accounts.group_add(c.db, name, kind, value)
+            value = accounts.group_add(c.primary, name, kind, value)
             c.flash(f"Group {name}: added {kind} {value}.")
         elif what == "unbind":
-            accounts.group_remove(c.db, name, kind, value)
+            accounts.group_remove(c.primary, name, kind, value)
             c.flash(f"Group {name}: removed {kind} {value}.")
         elif what == "trust":
-            value = accounts.set_sender_trust(c.db, name, value)
+            value = accounts.set_sender_trust(c.primary, name, value)
             kind = "sender_trust"
             c.flash(f"Group {name}: senders count {TRUST_WORDS[value]}.")
         elif what == "delete":
-            accounts.delete_group(c.db, name)
+            accounts.delete_group(c.primary, name)
             c.flash(f"Group {name} deleted.")
         else:
             raise HTTPError(404, "no such action")

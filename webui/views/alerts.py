@@ -97,7 +97,7 @@ def install(app: Bottle) -> None:
     def alert_ack(alert_id: int) -> None:
         c = ctx()
         try:
-            store.acknowledge(c.db, alert_id, me())
+            store.acknowledge(c.primary, alert_id, me())
             c.flash(f"Alert {alert_id} acknowledged.")
         except ElseError as exc:
             c.flash(str(exc), "error")
@@ -108,7 +108,7 @@ def install(app: Bottle) -> None:
     def rule_add() -> None:
         c = ctx()
         try:
-            rule = store.add_rule(c.db, rule_from_form(), me())
+            rule = store.add_rule(c.primary, rule_from_form(), me())
             c.flash(f"Rule {rule.name} added.")
         except ElseError as exc:
             c.flash(f"Rule not added: {exc}", "error")
@@ -120,7 +120,7 @@ def install(app: Bottle) -> None:
         try:
             rule = rule_from_form()
             changes = {k: getattr(rule, k) for k in store.EDITABLE}
-            store.set_rule(c.db, name, changes, me())
+            store.set_rule(c.primary, name, changes, me())
             c.flash(f"Rule {name} changed.")
         except ElseError as exc:
             c.flash(f"Rule {name} not changed: {exc}", "error")
@@ -130,7 +130,7 @@ def install(app: Bottle) -> None:
     def rule_delete(name: str) -> None:
         c = ctx()
         try:
-            store.delete_rule(c.db, name, me())
+            store.delete_rule(c.primary, name, me())
             c.flash(f"Rule {name} deleted.")
         except ElseError as exc:
             c.flash(str(exc), "error")

@@ -25,7 +25,7 @@ from webui.queries import Params, build_query, check_api_params
 from webui.views.reports import period
 
 #: The Reports page's tables that /api/v1/stats adds to ``elsectl stats``'s JSON.
-STATS_EXTRA = ("direction", "deferrals", "bounces")
+STATS_EXTRA = ("direction", "roles", "way", "deferrals", "bounces")
 
 
 def install(app: Bottle) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 from bottle import Bottle, HTTPResponse, request, response, static_file
 
 from else_core import accounts
+from else_core.db.routing import ReadOnly
 from webui.context import HERE, TIMEZONES_SET, ctx, f, q, render, settings_of
 from webui.security import new_csrf
 
@@ -59,7 +60,7 @@ def install(app: Bottle) -> None:
         # REMOTE_ADDR, not bottle's remote_addr: that one believes X-Forwarded-For, which
         # any client can send to get a fresh address for every guess.
         result = accounts.authenticate(
-            c.db,
+            c.primary,  # a log-in writes (throttle, last log-in): the primary only
             f("username"),
             f("password"),
             source=request.environ.get("REMOTE_ADDR") or "",
@@ -93,13 +94,22 @@ def install(app: Bottle) -> None:
             if user:
                 # The cookie is self-contained: the audit row with its session id is what
                 # makes a copy of it useless after the log-out.
-                accounts.audit(
-                    c.db,
-                    user.username,
-                    "logout",
-                    user.username,
-                    detail={"sid": str(c.session.get("s", ""))},
-                )
-        c.session = {"c": new_csrf()}
+                try:
+                    accounts.audit(
+                        c.primary,
+                        user.username,
+                        "logout",
+                        user.username,
+                        detail={"sid": str(c.session.get("s", ""))},
+                    )
+                except ReadOnly:
+                    # This browser is logged out all the same; a copy of the cookie is
+                    # not revoked until it expires (the backend keeps the revocations).
+                    c.flash(
+                        "Logged out here; the backend is unreachable, so the session"
+                        " could not be revoked everywhere.",
+                        "error",
+                    )
+        c.session = {"c": new_csrf(), **({"f": c.session["f"]} if "f" in c.session else {})}
         c.dirty = True
         raise HTTPResponse(status=303, headers={"Location": "/login"})

@@ -54,6 +54,7 @@ def period(c: Ctx) -> tuple[stats.Period, dict[str, Any]]:
         "group": group_name,
         "groups": [g.name for g in groups],
         "servers": servers_mod.known_names(c.db, c.settings.config),
+        "roles": servers_mod.roles(c.db, c.settings.config),
         "order": "size" if q("order") == "size" else "count",
     }
     return p, meta

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import urllib.parse
 from collections.abc import Iterable
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 from bottle import Bottle, redirect, response
 
 from else_core import accounts, history
+from else_core.db.routing import ReadOnly
 from else_core.search import (
     EMAIL_FIELDS,
     REJECT_FIELDS,
@@ -70,7 +72,9 @@ def record_history(c: Ctx, items: list[tuple[str, str]], total: int | None) -> N
     if not query or c.via_token:
         return
     assert c.user is not None
-    history.record(c.db, c.user.id, query, total)
+    # The backend may be down: the search is still served, only not remembered.
+    with contextlib.suppress(ReadOnly):
+        history.record(c.primary, c.user.id, query, total)
 
 
 def quick_queries(plan: QuickPlan, base: Query, limit: int) -> list[Query]:
@@ -321,7 +325,7 @@ def install(app: Bottle) -> None:
             for k, v in urllib.parse.parse_qsl(f("query"), keep_blank_values=False)
             if k not in ("cursor", "csrf")
         ][:100]
-        history.save(c.db, c.user.id, name, query)
+        history.save(c.primary, c.user.id, name, query)
         c.flash(f"Search saved as {name!r}.")
         redirect("/searches", 303)
 
@@ -329,6 +333,6 @@ def install(app: Bottle) -> None:
     def delete_search(sid: int) -> Any:
         c = ctx()
         assert c.user is not None
-        history.delete(c.db, c.user.id, sid)
+        history.delete(c.primary, c.user.id, sid)
         c.flash("Saved search deleted.")
         redirect("/searches", 303)

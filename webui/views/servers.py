@@ -143,12 +143,13 @@ def install(app: Bottle) -> None:
                 queue_ids=ids,
                 back=back,
             )
+        conn = c.primary  # refused (read-only) before any action is sent: no unaudited action
         try:
             target = targets_from_config(settings.config, name)[0]
         except ElseError as exc:
             for qid in ids or [None]:
                 accounts.audit(
-                    c.db,
+                    conn,
                     me(),
                     f"snmp.{action}",
                     f"{name}:{qid or '*'}",
@@ -160,7 +161,7 @@ def install(app: Bottle) -> None:
 
         async def run(qid: str | None) -> Any:
             async with SnmpManager() as manager:
-                return await control_with_audit(manager, target, action, qid, actor=me(), conn=c.db)
+                return await control_with_audit(manager, target, action, qid, actor=me(), conn=conn)
 
         answers: list[tuple[bool, str]] = []
         for qid in ids or [None]:

@@ -254,6 +254,8 @@ def test_live_json_lists_the_newest_first(clients):
     [
         "volume",
         "direction",
+        "roles",
+        "way",
         "senders",
         "recipients",
         "sender_domains",
