@@ -9,9 +9,7 @@ and started again while the WUI keeps answering.
 from __future__ import annotations
 
 import sys
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -24,15 +22,13 @@ for p in (ROOT, ROOT / "tests" / "integration" / "store", ROOT / "tests" / "inte
 
 from pg_pair import Node, make_primary, make_standby, remove, wait_replayed  # noqa: E402
 from store_pg import CORPUS, PG_BIN, ROLES  # noqa: E402
-from webclient import Client  # noqa: E402
+from webclient import Client, serving  # noqa: E402 - the tests import serving from here
 
 from else_core import accounts  # noqa: E402
-from else_core.commands.serve import make  # noqa: E402
 from else_core.config import Config  # noqa: E402
 from else_core.db import migrate  # noqa: E402
 from else_core.store.importer import import_files  # noqa: E402
 from webui import create_app  # noqa: E402
-from webui.views.auth import LIMITS_KEY  # noqa: E402
 
 DB = "else_db"
 PASSWORD = "correct horse battery"
@@ -79,18 +75,6 @@ def pair() -> Iterator[Pair]:
         if standby is not None:
             remove(standby)
         remove(primary)
-
-
-@contextmanager
-def serving(app) -> Iterator[str]:
-    app.config[LIMITS_KEY] = accounts.LoginLimits(address_failures=100_000)
-    server = make("127.0.0.1", 0, app)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def frontend(read_dsn: str, write_dsn: str):

@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import re
 import sys
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -30,15 +28,13 @@ for p in (ROOT, ROOT / "tests" / "integration" / "store"):
         sys.path.insert(0, str(p))
 
 from store_pg import CORPUS  # noqa: E402
-from webclient import Client  # noqa: E402
+from webclient import Client, serving  # noqa: E402 - tests import serving from here
 
 from else_core import accounts  # noqa: E402
-from else_core.commands.serve import make  # noqa: E402
 from else_core.config import Config  # noqa: E402
 from else_core.store.importer import import_files  # noqa: E402
 from tests.integration.store.conftest import pg_cluster  # noqa: E402, F401 - the store's fixture
 from webui import create_app  # noqa: E402
-from webui.views.auth import LIMITS_KEY  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 HOSTILE = HERE / "hostile.log"
@@ -157,24 +153,6 @@ def web_config() -> Config:
             ],
         },
     )
-
-
-@contextmanager
-def serving(app) -> Iterator[str]:
-    """Serve a WSGI app on a free loopback port (the production server); yield its base URL.
-
-    Every test logs in from 127.0.0.1 and several apps share one database, where the
-    per-address failure count lives: an app without limits of its own gets a per-address
-    limit no test run reaches (test_login_throttle.py sets and tests the real ones)."""
-    if LIMITS_KEY not in app.config:
-        app.config[LIMITS_KEY] = accounts.LoginLimits(address_failures=100_000)
-    server = make("127.0.0.1", 0, app)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.fixture(scope="session")

@@ -1,14 +1,42 @@
 """A small HTTP client for the web UI tests: real requests over loopback, a cookie jar,
-no redirect following (the tests look at each 303), the CSRF token kept from pages."""
+no redirect following (the tests look at each 303), the CSRF token kept from pages; and
+:func:`serving`, the production server on a loopback port for it to talk to."""
 
 from __future__ import annotations
 
 import http.client
 import json
 import re
+import threading
 import urllib.parse
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
+
+from bottle import Bottle
+
+from else_core import accounts
+from else_core.commands.serve import make
+from webui.views.auth import LIMITS_KEY
+
+
+@contextmanager
+def serving(app: Bottle) -> Iterator[str]:
+    """Serve a WSGI app on a free loopback port (the production server); yield its base URL.
+
+    Every test logs in from 127.0.0.1 and several apps share one database, where the
+    per-address failure count lives: an app without limits of its own gets a per-address
+    limit no test run reaches (test_login_throttle.py sets and tests the real ones)."""
+    if LIMITS_KEY not in app.config:
+        app.config[LIMITS_KEY] = accounts.LoginLimits(address_failures=100_000)
+    server = make("127.0.0.1", 0, app)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 @dataclass
