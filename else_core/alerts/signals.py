@@ -108,19 +108,39 @@ def oldest_deferred(ctx: Context, rule: Rule) -> Readings:
 
 
 def snmp_down(ctx: Context, rule: Rule) -> Readings:
+    """Polls not answered in a row, and polls not made at all.
+
+    The poller records each poll on the server's row. If the poller itself stops, the rows
+    freeze, and a frozen row with zero failures would read as healthy. So a configured
+    server whose last poll is older than the window counts every poll interval since then
+    as a missed poll. Only servers polled at least once count: a fresh install whose poller
+    has not started yet is not a PFX down. Servers removed from else.toml, or switched off
+    (``snmp_enabled`` false), are not watched.
+    """
+    cutoff = ctx.now - timedelta(minutes=rule.window_minutes)
     rows = ctx.conn.execute(
-        "SELECT name, consecutive_failures, last_ok, last_error FROM servers"
-        " WHERE snmp_enabled AND last_poll >= %s"
+        "SELECT name, consecutive_failures, last_ok, last_error, last_poll FROM servers"
+        " WHERE snmp_enabled AND last_poll IS NOT NULL"
         " AND (%s::text[] IS NULL OR name = ANY(%s::text[]))",
-        (ctx.now - timedelta(minutes=rule.window_minutes), ctx.hosts, ctx.hosts),
+        (ctx.hosts, ctx.hosts),
     ).fetchall()
+    configured = {s.name for s in ctx.config.servers}
+    interval = max(float(ctx.config.snmp.poll_interval), 1.0)
     out = {}
-    for name, failures, last_ok, error in rows:
+    for name, failures, last_ok, error, last_poll in rows:
         since = f"last answer {last_ok:%Y-%m-%d %H:%M:%S} UTC" if last_ok else "never answered"
-        out[name] = Reading(
-            float(failures),
-            f"{name} did not answer {failures} SNMP polls in a row ({since}): {error or 'ok'}",
-        )
+        if last_poll >= cutoff:
+            out[name] = Reading(
+                float(failures),
+                f"{name} did not answer {failures} SNMP polls in a row ({since}): {error or 'ok'}",
+            )
+        elif name in configured:
+            missed = int((ctx.now - last_poll).total_seconds() // interval)
+            out[name] = Reading(
+                float(failures + missed),
+                f"{name} was not polled since {last_poll:%Y-%m-%d %H:%M:%S} UTC ({missed} polls"
+                f" missed, {since}): is else-poller running on the ELSE host?",
+            )
     return out
 
 

@@ -300,6 +300,58 @@ def test_a_fresh_install_alerts_on_a_pfx_down_with_no_set_up(conns):
     assert alert["rule"] == "PFX down"
 
 
+def _polled(
+    name: str, failures: int, last_poll: datetime | None
+) -> Callable[[psycopg.Connection], None]:
+    def scene(conn: psycopg.Connection) -> None:
+        conn.execute(
+            "INSERT INTO servers (name, address, consecutive_failures, last_poll)"
+            " VALUES (%s, '198.18.0.10', %s, %s) ON CONFLICT (name) DO UPDATE"
+            " SET consecutive_failures = EXCLUDED.consecutive_failures,"
+            " last_poll = EXCLUDED.last_poll",
+            (name, failures, last_poll),
+        )
+
+    return scene
+
+
+@pytest.mark.parametrize(
+    ("scene", "expected"),
+    [
+        (_polled("pfx", 0, NOW - timedelta(minutes=30)), {"pfx": "open"}),
+        (_polled("pfx", 0, NOW - timedelta(minutes=1)), {}),
+        (_polled("pfx", 0, None), {}),
+        (_polled("gone", 0, NOW - timedelta(minutes=30)), {}),
+    ],
+    ids=[
+        "a configured server not polled for 30 minutes",
+        "a server polled a minute ago",
+        "a server never polled yet",
+        "a server no longer in else.toml",
+    ],
+)
+def test_a_stopped_poller_reads_as_missed_polls(conns, scene, expected):
+    owner, worker = conns
+    only_rule(owner, Rule("s", "snmp_down", 2, 0, clear_after=1))
+    scene(owner)
+    result = engine.evaluate(worker, config(), NOW)
+    assert result.errors == {}
+    assert unresolved(owner) == expected
+
+
+def test_the_stopped_poller_alert_says_so_and_resolves_when_polls_resume(conns):
+    owner, worker = conns
+    only_rule(owner, Rule("s", "snmp_down", 2, 0, clear_after=1))
+    _polled("pfx", 0, NOW - timedelta(minutes=30))(owner)
+    engine.evaluate(worker, config(), NOW)
+    [alert] = store.list_alerts(owner, ("open",))
+    assert "30 polls missed" in alert["summary"]
+    assert "else-poller" in alert["summary"]
+    _polled("pfx", 0, NOW)(owner)
+    engine.evaluate(worker, config(), NOW + timedelta(seconds=2))
+    assert unresolved(owner) == {}
+
+
 def test_a_failing_rule_is_recorded_and_the_others_still_run(conns):
     owner, worker = conns
     only_rule(owner, Rule("q", "queue_size", 10))
