@@ -1,4 +1,5 @@
-"""The JSON API (``/api/v1``): search, one e-mail, rejects, statistics, its OpenAPI file.
+"""The JSON API (``/api/v1``): search, one e-mail, rejects, statistics, alerts, its OpenAPI
+file.
 
 Authenticated by a bearer token (or the browser's session); a parameter the API does
 not know is refused, so a typo cannot widen a search.
@@ -11,6 +12,8 @@ from typing import Any
 from bottle import Bottle, static_file
 
 from else_core import stats
+from else_core.alerts import store as alert_store
+from else_core.errors import ElseError
 from else_core.search import (
     EMAIL_FIELDS,
     REJECT_FIELDS,
@@ -23,6 +26,14 @@ from else_core.search import (
 from webui.context import HERE, ctx, json_response, request_items
 from webui.queries import Params, build_query, check_api_params
 from webui.views.reports import period
+
+#: ``state`` values of /api/v1/alerts: the stored states, plus the two views the Alerts page has.
+ALERT_STATES: dict[str, tuple[str, ...]] = {
+    "unresolved": ("open", "acknowledged"),
+    "all": alert_store.STATES,
+    **{s: (s,) for s in alert_store.STATES},
+}
+ALERT_LIMIT_MAX = 1000
 
 #: The Reports page's tables that /api/v1/stats adds to ``elsectl stats``'s JSON.
 STATS_EXTRA = ("direction", "roles", "way", "deferrals", "bounces")
@@ -90,6 +101,33 @@ def install(app: Bottle) -> None:
                 dict(zip(keys, row, strict=True)) for row in report.run(c.db, p, meta["order"])
             ]
         return json_response(out)
+
+    @app.get("/api/v1/alerts", auth="admin")
+    def api_alerts() -> str:
+        """The Alerts page's list for monitoring systems; admin only, like the page (alerts
+        name every tenant's servers, domains and relays)."""
+        params = Params(request_items())
+        unknown = sorted(params.names() - {"state", "limit"})
+        if unknown:
+            return json_response({"error": f"unknown parameter {unknown[0][:40]!r}"}, 400)
+        state = params.get("state") or "unresolved"
+        if state not in ALERT_STATES:
+            known = ", ".join(ALERT_STATES)
+            return json_response({"error": f"unknown state {state[:40]!r} (known: {known})"}, 400)
+        text = params.get("limit") or "200"
+        if not text.isdigit() or not 1 <= int(text) <= ALERT_LIMIT_MAX:
+            return json_response(
+                {"error": f"limit must be a number from 1 to {ALERT_LIMIT_MAX}"}, 400
+            )
+        alerts = alert_store.list_alerts(ctx().db, ALERT_STATES[state], int(text))
+        return json_response({"alerts": alerts, "state": state})
+
+    @app.get("/api/v1/alerts/<alert_id:int>", auth="admin")
+    def api_alert(alert_id: int) -> str:
+        try:
+            return json_response(alert_store.alert_detail(ctx().db, alert_id))
+        except ElseError as exc:
+            return json_response({"error": str(exc)}, 404)
 
     @app.get("/api/v1/openapi.json", auth="none")
     def api_openapi() -> Any:

@@ -216,3 +216,78 @@ def test_a_scoped_user_sees_no_alert_nor_banner_nor_link(url, alerts_db):
     res = alice.post(f"/alerts/{alert_id}/ack", {"back": "/alerts"})
     assert res.status == 403
     assert state_of(alerts_db, alert_id) == ("open", None)
+
+
+# -- /api/v1/alerts --------------------------------------------------------------------------
+
+
+def token_of(db: WebDB, name: str) -> str:
+    with db.connect("else_web") as conn:
+        return accounts.create_token(conn, name, "monitoring")
+
+
+def test_the_api_lists_unresolved_alerts_for_an_admin_token(url, alerts_db):
+    from webclient import Client
+
+    alert_id = open_alert(alerts_db)
+    res = Client(url).api("/api/v1/alerts", token_of(alerts_db, "admin"))
+    assert res.status == 200
+    body = res.json()
+    assert body["state"] == "unresolved"
+    assert [(a["id"], a["subject"], a["state"], a["rule"]) for a in body["alerts"]] == [
+        (alert_id, "pfx", "open", "queue")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("state", "listed"),
+    [("unresolved", False), ("acknowledged", True), ("open", False), ("all", True)],
+)
+def test_the_api_filters_alerts_by_state(url, alerts_db, state, listed):
+    from webclient import Client
+
+    alert_id = open_alert(alerts_db)
+    with alerts_db.connect() as conn:
+        store.acknowledge(conn, alert_id, "admin")
+    if state == "unresolved":
+        listed = True  # acknowledged is still unresolved
+    res = Client(url).api("/api/v1/alerts", token_of(alerts_db, "admin"), state=state)
+    assert res.status == 200
+    assert [a["id"] for a in res.json()["alerts"]] == ([alert_id] if listed else [])
+
+
+def test_the_api_gives_one_alert_with_its_history(url, alerts_db):
+    from webclient import Client
+
+    alert_id = open_alert(alerts_db)
+    token = token_of(alerts_db, "admin")
+    body = Client(url).api(f"/api/v1/alerts/{alert_id}", token).json()
+    assert body["id"] == alert_id
+    assert [e["kind"] for e in body["events"]] == ["opened"]
+    assert Client(url).api(f"/api/v1/alerts/{alert_id + 1000}", token).status == 404
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"state": "burning"}, "unknown state 'burning'"),
+        ({"limit": "0"}, "limit must be a number from 1 to 1000"),
+        ({"limit": "lots"}, "limit must be a number from 1 to 1000"),
+        ({"subject": "pfx"}, "unknown parameter 'subject'"),
+    ],
+)
+def test_the_api_refuses_bad_alert_parameters(url, alerts_db, params, message):
+    from webclient import Client
+
+    res = Client(url).api("/api/v1/alerts", token_of(alerts_db, "admin"), **params)
+    assert res.status == 400
+    assert message in res.json()["error"]
+
+
+@pytest.mark.parametrize("path", ["/api/v1/alerts", "/api/v1/alerts/1"])
+def test_the_alerts_api_is_for_admins_only(url, alerts_db, path):
+    from webclient import Client
+
+    open_alert(alerts_db)
+    assert Client(url).api(path, token_of(alerts_db, "alice")).status == 403
+    assert Client(url).api(path).status == 401
