@@ -30,6 +30,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
+from psycopg import sql
 
 from else_core import resend
 
@@ -137,13 +138,17 @@ def server_gaps(
     if first < since:
         first += timedelta(minutes=1)
     host_filter = list(hosts) or None
+    # The program is a literal, not a parameter: the planner must see it to use the partial
+    # index on heartbeat lines (migration 12) in a generic plan too.
     rows = conn.execute(
-        "SELECT host, received_at, message FROM raw_events"
-        " WHERE program = %s AND import_id IS NULL"
-        " AND received_at >= %s AND reported_at >= %s AND reported_at < %s"
-        " AND (%s::text[] IS NULL OR host = ANY(%s::text[]))"
-        " ORDER BY received_at, id",
-        (HEARTBEAT_PROGRAM, since - _SKEW, since, until, host_filter, host_filter),
+        sql.SQL(
+            "SELECT host, received_at, message FROM raw_events"
+            " WHERE program = {} AND import_id IS NULL"
+            " AND received_at >= %s AND reported_at >= %s AND reported_at < %s"
+            " AND (%s::text[] IS NULL OR host = ANY(%s::text[]))"
+            " ORDER BY received_at, id"
+        ).format(sql.Literal(HEARTBEAT_PROGRAM)),
+        (since - _SKEW, since, until, host_filter, host_filter),
     ).fetchall()
     gaps: dict[str, ServerGap] = {}
     sent: dict[str, dict[datetime, int]] = {}
