@@ -77,7 +77,17 @@ def email_conditions(scope: Scope | None) -> list[Cond]:
         return []
     out: list[Cond] = []
     if scope.servers is not None:
-        out.append(cond("e.host = ANY(%s)", list(scope.servers)))
+        # Went through: the server it entered by, or any later hop (split roles: mail that
+        # entered on the inbound PFX and left through the outbound one belongs to both).
+        servers = list(scope.servers)
+        out.append(
+            cond(
+                "(e.host = ANY(%s) OR EXISTS (SELECT 1 FROM transactions t"
+                " WHERE t.email_id = e.id AND t.host = ANY(%s)))",
+                servers,
+                servers,
+            )
+        )
     if scope.domains is not None or scope.addresses is not None:
         domains, addresses = scope._domains_addresses()
         sender, sparams = _email_sender(scope)

@@ -17,6 +17,8 @@ import pytest
 from store_pg import CORPUS, Database
 
 from else_core.cli import main as elsectl_main
+from else_core.scope import Scope
+from else_core.search import Query, search_emails
 from else_core.stats import REPORTS, Period, report_totals
 from tests.integration.postfix.test_postfix_into_store import store_log
 from tests.integration.postfix.test_two_hosts import TwoHosts, two_hosts  # noqa: F401 - fixture
@@ -89,6 +91,24 @@ def test_a_per_server_report_counts_every_email_the_server_handled(stored, serve
     with stored.connect() as conn:
         totals = report_totals(conn, Period(WIDE.since, WIDE.until, server=server))
     assert totals["emails"] == emails
+
+
+@pytest.mark.parametrize(
+    ("servers", "crossing", "third"),
+    [(("out",), True, False), (("in",), True, False), (("mail",), False, True)],
+    ids=["bound to the outbound server", "bound to the inbound server", "bound to another"],
+)
+def test_a_group_bound_to_a_server_sees_the_mail_that_crossed_it(stored, servers, crossing, third):
+    with stored.connect("else_web") as conn:
+        every = search_emails(conn, Query(limit=100), None).items
+        seen = {
+            r["doc"]["id"]
+            for r in search_emails(conn, Query(limit=100), Scope(servers=servers)).items
+        }
+    hosts = {r["doc"]["id"]: r["doc"]["host"] for r in every}
+    [crossing_id] = [i for i, h in hosts.items() if h == "in"]
+    [third_id] = [i for i, h in hosts.items() if h == "mail"]
+    assert (crossing_id in seen, third_id in seen) == (crossing, third)
 
 
 def test_the_outbound_servers_report_has_the_crossing_emails_recipients(stored):
