@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import time
 import urllib.parse
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from else_core import accounts
 from else_core import config as config_mod
 from else_core.alerts import store as alerts_store
 from else_core.db import Connection
-from else_core.db.routing import Routes
+from else_core.db.routing import READ_YOUR_WRITES_SECONDS, Routes, wal_position
 from else_core.model import EMAIL_STATUSES
 from else_core.scope import Scope
 from else_core.search import EMAIL_FIELDS, REJECT_FIELDS
@@ -71,10 +72,30 @@ class Ctx:
 
     @property
     def db(self) -> Connection:
-        """The connection queries read through: the standby when there is one."""
+        """The connection queries read through: the standby when there is one (the primary
+        while the standby has not yet replayed this session's last write)."""
         if self.conn is None:
-            self.conn = self.settings.routes.read()
+            self.conn = self.settings.routes.read(self._wrote_up_to())
         return self.conn
+
+    def _wrote_up_to(self) -> str | None:
+        w = self.session.get("w")
+        if not (self.settings.routes.split and isinstance(w, list) and len(w) == 2):
+            return None
+        lsn, at = w
+        if not isinstance(lsn, str) or not isinstance(at, int):
+            return None
+        return lsn if time.time() - at < READ_YOUR_WRITES_SECONDS else None
+
+    def remember_writes(self) -> None:
+        """Note in the session how far this request wrote on the primary, so the next pages
+        read what it wrote (see ``else_core.db.routing``). Token requests keep no session."""
+        if self.wconn is None or self.via_token or self.wconn.closed:
+            return
+        lsn = wal_position(self.wconn)
+        if lsn is not None:
+            self.session["w"] = [lsn, int(time.time())]
+            self.dirty = True
 
     @property
     def primary(self) -> Connection:

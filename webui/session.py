@@ -130,10 +130,12 @@ class SessionPlugin:
                 except UNREACHABLE:
                     log.exception("database error")
                     raise HTTPError(503, "the database is not reachable; try again") from None
+                c.remember_writes()
                 if c.dirty and not c.via_token and not rt.rule.startswith("/static/"):
                     self.save(c)
                 return out
             except HTTPResponse as resp:
+                c.remember_writes()
                 if c.dirty and not c.via_token:
                     self.save(c)
                     for value in response.headerlist:

@@ -6,6 +6,12 @@ standby (local, and they never load the backend); what the WUI writes (accounts,
 searches, history, audit, queue actions, alert acknowledgements) must go to the primary,
 since a standby refuses every write.
 
+A standby replays the primary's changes a little later (docs/scale.md: tens of ms, more under
+load), so a page read right after a write (the saved search, the new user, the acknowledged
+alert) could show the old state. The WUI therefore remembers, per session, the primary's WAL
+position after its writes (:func:`wal_position`) and, for :data:`READ_YOUR_WRITES_SECONDS`,
+reads through the primary whenever the standby has not replayed that far (``read(after=)``).
+
 When the primary cannot be reached the standby still answers: the WUI keeps serving
 searches and says it is read-only, and a write is refused with :class:`ReadOnly` (a clear
 message, not a 500). When the standby is missing, reads fall back to the primary. A failed
@@ -29,6 +35,8 @@ from else_core.errors import ServiceUnavailable
 RECHECK_SECONDS = 10.0
 #: Seconds a connection attempt to the primary may take (it may be a whole host away).
 PRIMARY_TIMEOUT = 3
+#: Seconds after a session's last write during which its reads check the standby's replay.
+READ_YOUR_WRITES_SECONDS = 60.0
 
 
 class ReadOnly(ServiceUnavailable):
@@ -65,13 +73,27 @@ class Routes:
         with self._lock:
             return time.monotonic() < self._down_until
 
-    def read(self) -> psycopg.Connection:
-        """A connection for queries: the standby, else the primary (autocommit)."""
+    def read(self, after: str | None = None) -> psycopg.Connection:
+        """A connection for queries: the standby, else the primary (autocommit).
+
+        ``after``: a WAL position this reader wrote up to (:func:`wal_position`). While the
+        standby has not replayed it, the primary answers instead, so the reader sees its own
+        write; if the primary is down meanwhile, the standby's older state is still better
+        than no answer.
+        """
         if self.split:
             try:
-                return connect(self.standby_dsn, autocommit=True)
+                conn = connect(self.standby_dsn, autocommit=True)
             except ServiceUnavailable:
-                pass  # no standby (yet, or rebuilding): the primary serves reads too
+                return self.write()  # no standby (yet, or rebuilding): the primary reads too
+            if after is None or replayed(conn, after):
+                return conn
+            try:
+                primary = self.write()
+            except ReadOnly:
+                return conn
+            conn.close()
+            return primary
         return self.write()
 
     def write(self) -> psycopg.Connection:
@@ -128,4 +150,26 @@ def replay_lag(conn: psycopg.Connection) -> float | None:
 def in_recovery(conn: psycopg.Connection) -> bool:
     """Whether ``conn`` is a standby."""
     row = conn.execute("SELECT pg_is_in_recovery()").fetchone()
+    return bool(row and row[0])
+
+
+def wal_position(conn: psycopg.Connection) -> str | None:
+    """The primary's current WAL position (``pg_lsn`` text), None if it cannot be read."""
+    try:
+        row = conn.execute("SELECT pg_current_wal_lsn()::text").fetchone()
+    except psycopg.Error:
+        return None
+    return None if row is None else str(row[0])
+
+
+def replayed(conn: psycopg.Connection, lsn: str) -> bool:
+    """Whether the standby behind ``conn`` has replayed up to ``lsn``. A server that is not
+    in recovery (a promoted standby, or the primary itself) has everything; a position that
+    is not one (a tampered session) counts as replayed rather than failing the page."""
+    try:
+        row = conn.execute(
+            "SELECT COALESCE(pg_last_wal_replay_lsn() >= %s::pg_lsn, true)", (lsn,)
+        ).fetchone()
+    except psycopg.DataError:  # class 22: not a pg_lsn
+        return True
     return bool(row and row[0])

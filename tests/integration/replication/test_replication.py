@@ -15,7 +15,7 @@ from store_pg import CORPUS, _free_port
 from webclient import Client
 
 from else_core import accounts
-from else_core.db.routing import ReadOnly, Routes, in_recovery, replay_lag
+from else_core.db.routing import ReadOnly, Routes, in_recovery, replay_lag, wal_position
 from else_core.errors import ServiceUnavailable
 from else_core.search import Query, search_emails
 from else_core.store.importer import import_files
@@ -228,3 +228,64 @@ def test_acknowledging_an_alert_while_the_primary_is_down_says_why_it_was_not_do
     res = admin.post("/alerts/1/ack", {"back": "/alerts"})
     page = admin.get("/alerts").text
     assert (res.status, "ELSE is read-only for now" in page) == (303, True)
+
+
+@pytest.fixture
+def standby_delayed(pair: Pair) -> Iterator[Pair]:
+    """The standby applies each commit 30 s late (recovery_min_apply_delay): a replay lag
+    long enough that no page in the test can outrun it. Everything before is replayed."""
+    pair.replayed()
+    with pair.standby.admin() as conn:
+        conn.execute("ALTER SYSTEM SET recovery_min_apply_delay = '30s'")
+        conn.execute("SELECT pg_reload_conf()")
+    try:
+        yield pair
+    finally:
+        with pair.standby.admin() as conn:
+            conn.execute("ALTER SYSTEM RESET recovery_min_apply_delay")
+            conn.execute("SELECT pg_reload_conf()")
+        pair.replayed()
+
+
+def test_a_session_reads_its_own_write_while_the_standby_lags(admin, standby_delayed, wui):
+    writer = login(wui)
+    saved = writer.post("/searches/save", {"name": "read-my-write", "query": "q=x"}).status
+    mine = writer.get("/searches").text
+    # The same account in an older session, whose writes the standby has all: it reads the
+    # standby, which does not have the new search yet (the lag is real).
+    theirs = admin.get("/searches").text
+    listed = '">read-my-write</a>'  # the list entry, not the "Search saved" message
+    assert (saved, listed in mine, listed in theirs) == (303, True, False)
+
+
+def test_reads_go_back_to_the_standby_once_it_has_replayed_the_write(pair):
+    routes = Routes(pair.dsn(pair.primary), pair.dsn(pair.standby))
+    with routes.write() as conn:
+        accounts.add_user(conn, "replayed-user", PASSWORD)
+        lsn = wal_position(conn)
+    assert lsn is not None
+    pair.replayed()
+    with routes.read(after=lsn) as conn:
+        assert in_recovery(conn)
+
+
+def test_a_session_whose_write_the_standby_lacks_reads_the_primary(standby_delayed):
+    routes = Routes(
+        standby_delayed.dsn(standby_delayed.primary), standby_delayed.dsn(standby_delayed.standby)
+    )
+    with routes.write() as conn:
+        accounts.add_user(conn, "delayed-user", PASSWORD)
+        lsn = wal_position(conn)
+    assert lsn is not None
+    with routes.read(after=lsn) as conn:
+        primary = not in_recovery(conn)
+    with routes.read() as conn:
+        standby = in_recovery(conn)
+    assert (primary, standby) == (True, True)
+
+
+@pytest.mark.parametrize("lsn", ["not-a-position", "0/0"])
+def test_a_bogus_or_old_position_reads_the_standby(pair, lsn):
+    routes = Routes(pair.dsn(pair.primary), pair.dsn(pair.standby))
+    with routes.read(after=lsn) as conn:
+        assert in_recovery(conn)
