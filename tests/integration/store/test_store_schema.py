@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 import subprocess
+from datetime import UTC, datetime
 
 import psycopg
 import pytest
+from psycopg import sql
 from store_pg import PG_BIN, Database
 
 from else_core.cli import main as elsectl
@@ -242,3 +244,58 @@ def test_db_status_shows_version_and_lag(db, capsys):
     status = __import__("json").loads(capsys.readouterr().out)
     assert status["schema_version"] == max(m.version for m in migrate.available())
     assert status["pending"] == []
+
+
+SEARCH_TABLES = ("emails", "transactions", "email_recipients", "deliveries", "rejects")
+
+
+def _counts(db: Database) -> dict[str, int]:
+    with db.connect() as conn:
+        return {
+            t: conn.execute(
+                sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(t))
+            ).fetchone()[0]
+            for t in SEARCH_TABLES
+        }
+
+
+def _import(db: Database, names: list[str], year: int) -> None:
+    from store_pg import CORPUS
+
+    from else_core.store.importer import import_files
+
+    logs = [str(CORPUS / "lightmeter-individual" / n) for n in names]
+    with db.connect() as conn:
+        import_files(conn, logs, year=year, host_tz="UTC")
+
+
+def test_prune_deletes_the_old_emails_rows_in_every_search_table(db, capsys):
+    this_year = datetime.now(UTC).year
+    _import(db, ["6_deferred_message_retry.log"], this_year)
+    alone = _counts(db)
+    # two years back: older than a 365-day retention whatever the log's month and day
+    _import(db, ["1_bounce_simple.log", "2_multiple_recipients_some_bounces.log"], this_year - 2)
+    both = _counts(db)
+    assert all(both[t] > alone[t] for t in ("emails", "transactions", "email_recipients"))
+    assert elsectl(["db", "prune", "--older-than", "365d", "--dsn", db.dsn("else_worker")]) == 0
+    out = capsys.readouterr().out
+    assert _counts(db) == alone
+    assert f"transactions={both['transactions'] - alone['transactions']}" in out
+
+
+def test_upgrading_removes_what_earlier_prunes_left_behind(db):
+    _import(db, ["2_multiple_recipients_some_bounces.log", "17-smtpd-reject.log"], 2026)
+    with db.connect() as conn:
+        conn.execute("DELETE FROM emails")  # what the prune before migration 13 did
+        conn.execute("DELETE FROM schema_migrations WHERE version = 13")
+    left = _counts(db)
+    with db.connect() as conn:
+        migrate.upgrade(conn)
+    noqueue = {"rejects": _noqueue_rejects(db)}
+    assert left["transactions"] > 0
+    assert _counts(db) == {**dict.fromkeys(SEARCH_TABLES, 0), **noqueue}
+
+
+def _noqueue_rejects(db: Database) -> int:
+    with db.connect() as conn:
+        return conn.execute("SELECT count(*) FROM rejects WHERE email_id IS NULL").fetchone()[0]
