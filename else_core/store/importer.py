@@ -44,6 +44,7 @@ from else_core.reader import (
     order_files,
     text_of,
 )
+from else_core.store import rollups
 from else_core.store.writer import StoreWriter, copy_statement
 
 RAW_COLUMNS = (
@@ -313,6 +314,7 @@ def import_files(  # noqa: PLR0913 - the public entry point: keyword options of 
     corr = Correlator()
     conn.autocommit = False
     with conn.transaction():
+        rollups.defer(conn)
         writer = StoreWriter(conn, source="import")
         sink = _Sink(conn, writer, _Ids(conn))
         run = _ImportRun(conn, tz, host, corr, writer, sink, result, progress, on_batch)
@@ -320,6 +322,7 @@ def import_files(  # noqa: PLR0913 - the public entry point: keyword options of 
             _import_all(run, ordered, prints)
         finally:
             sink.close()
+        rollups.apply(conn)
         result.emails = writer.stats.emails
         result.rejects = writer.stats.rejects
         result.quarantined = writer.stats.quarantined
