@@ -7,6 +7,8 @@ BENCH_APT_PACKAGES := pflogsumm
 
 .PHONY: bench bench-report bench-dense bench-growth
 
+# bench/import takes the dense log bench-dense made: import vs plain COPY (CPU of both sides,
+# RSS), then search vs grep and the `elsectl search` start-up on the database it imported.
 bench: bench-report bench-dense bench-growth
 	@for b in bench/import* bench/search*; do \
 	    if [ -f "$$b" ] && [ -x "$$b" ]; then echo "== $$b"; $(BIN)/python "$$b"; fi; \

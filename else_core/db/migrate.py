@@ -68,6 +68,8 @@ GRANTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("else_worker", "SELECT", ("schema_migrations",)),
     ("else_worker", "SELECT, INSERT, UPDATE, DELETE", ("stats_hourly", "stats_daily")),
     ("else_web", "SELECT", ("stats_hourly", "stats_daily")),
+    # m0011: an import's rollup counts, folded into the rollups before it commits
+    ("else_worker", "SELECT, INSERT, DELETE", ("stats_hourly_pending", "stats_daily_pending")),
     ("else_web", "SELECT", ("schema_migrations",)),
     ("else_worker", "SELECT, INSERT", ("store_rejects",)),
     ("else_web", "SELECT", ("store_rejects",)),

@@ -15,7 +15,6 @@ import contextlib
 import hashlib
 import os
 import queue
-import re
 import sys
 import threading
 import time
@@ -44,7 +43,8 @@ from else_core.reader import (
     order_files,
     text_of,
 )
-from else_core.store.writer import StoreWriter, copy_statement
+from else_core.store import rollups
+from else_core.store.writer import StoreWriter, copy_statement, copy_text
 
 RAW_COLUMNS = (
     "id",
@@ -313,6 +313,7 @@ def import_files(  # noqa: PLR0913 - the public entry point: keyword options of 
     corr = Correlator()
     conn.autocommit = False
     with conn.transaction():
+        rollups.defer(conn)
         writer = StoreWriter(conn, source="import")
         sink = _Sink(conn, writer, _Ids(conn))
         run = _ImportRun(conn, tz, host, corr, writer, sink, result, progress, on_batch)
@@ -320,6 +321,7 @@ def import_files(  # noqa: PLR0913 - the public entry point: keyword options of 
             _import_all(run, ordered, prints)
         finally:
             sink.close()
+        rollups.apply(conn)
         result.emails = writer.stats.emails
         result.rejects = writer.stats.rejects
         result.quarantined = writer.stats.quarantined
@@ -378,16 +380,7 @@ def _import_all(
     sink.sync()
 
 
-_COPY_SPECIAL = re.compile(r"[\\\t\n\r\x00]")
-_COPY_ESCAPE = str.maketrans(
-    {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\x00": "\ufffd"}
-)
 _NULL = "\\N"
-
-
-def _copy_text(value: str) -> str:
-    """A value for COPY's text format (NUL, which text cannot hold, becomes U+FFFD)."""
-    return value.translate(_COPY_ESCAPE) if _COPY_SPECIAL.search(value) else value
 
 
 def _import_one(
@@ -468,17 +461,17 @@ def _import_one(
                             new_day(day)
                     pid = line.pid
                     buf.append(
-                        f"{line.seq}\t{last_iso}\t{last_iso}\t{_copy_text(line.host)}\t"
-                        f"{_copy_text(line.program)}\t{pid if pid is not None else _NULL}\t"
-                        f"{_copy_text(line.message)}{tail}"
+                        f"{line.seq}\t{last_iso}\t{last_iso}\t{copy_text(line.host)}\t"
+                        f"{copy_text(line.program)}\t{pid if pid is not None else _NULL}\t"
+                        f"{copy_text(line.message)}{tail}"
                     )
                 else:
                     day = datetime.fromisoformat(last_iso).astimezone(UTC).toordinal()
                     if day not in days:
                         new_day(day)
                     buf.append(
-                        f"{line.seq}\t{last_iso}\t\\N\t{_copy_text(line.host)}\t\t\\N\t"
-                        f"{_copy_text(line.raw)}{tail}"
+                        f"{line.seq}\t{last_iso}\t\\N\t{copy_text(line.host)}\t\t\\N\t"
+                        f"{copy_text(line.raw)}{tail}"
                     )
                 if n % CHUNK_LINES == 0:
                     send()

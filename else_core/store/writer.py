@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -152,8 +151,16 @@ def direction_of(email: Email) -> str:
 # COPY text format, formatted by hand: psycopg's per-value adaptation (write_row) costs
 # more than correlating the e-mail did. PostgreSQL text cannot hold NUL (the reader
 # passes NULs through), so NUL becomes U+FFFD here.
-_SPECIAL = re.compile(r"[\\\t\n\r\x00]")
 _ESCAPE = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\x00": "\ufffd"})
+
+
+def copy_text(v: str) -> str:
+    """A text value in COPY's text format.
+
+    Tab, newline, CR and NUL are not printable, so a printable value without a backslash
+    needs nothing: two C-level checks, 3x cheaper than the regex search they replace, and
+    this runs for every text value of every row (~3 per raw line, ~60 per e-mail)."""
+    return v if v.isprintable() and "\\" not in v else v.translate(_ESCAPE)
 
 
 def _element(v: object) -> str:
@@ -169,7 +176,7 @@ def _field(v: object) -> str:
     if v is None:
         return "\\N"
     if isinstance(v, str):
-        return v.translate(_ESCAPE) if _SPECIAL.search(v) else v
+        return copy_text(v)
     t = type(v)
     if t is bool:
         return "t" if v else "f"
@@ -197,7 +204,7 @@ def _t(v: str | None) -> str:
     """A nullable text value for COPY."""
     if v is None:
         return "\\N"
-    return v.translate(_ESCAPE) if _SPECIAL.search(v) else v
+    return v if v.isprintable() and "\\" not in v else v.translate(_ESCAPE)  # copy_text
 
 
 def _n(v: object) -> str:
@@ -440,13 +447,19 @@ class StoreWriter:
         return {r[0] for r in rows}
 
     def _delete(self, ids: list[str]) -> None:
+        # prepare=False: psycopg prepares a statement run 5 times, and the generic plan of
+        # "= ANY($1)" compares each row with every element. Planned with the batch's
+        # ids as a constant, a sequential scan (rejects, small or never analyzed during
+        # a first import) looks them up in a hash: on the dense 1M-line import this
+        # DELETE took 0.3 s per batch, growing with the table, and is now ~1 ms.
         cur = self.conn.cursor()
         for table in CHILD_TABLES:
             cur.execute(
                 sql.SQL("DELETE FROM {} WHERE email_id = ANY(%s)").format(sql.Identifier(table)),
                 (ids,),
+                prepare=False,
             )
-        cur.execute("DELETE FROM emails WHERE id = ANY(%s)", (ids,))
+        cur.execute("DELETE FROM emails WHERE id = ANY(%s)", (ids,), prepare=False)
         self.stats.deleted += cur.rowcount
 
     def _copy_emails(self, emails: list[Email]) -> list[tuple[Reject, str | None]]:
@@ -478,7 +491,9 @@ class StoreWriter:
     def _copy_rejects(self, pairs: list[tuple[Reject, str | None]]) -> None:
         # One row per raw line: a line seen again (a rewritten e-mail) replaces its row.
         unique = {r.seq: (r, email_id) for r, email_id in pairs}
-        self.conn.execute("DELETE FROM rejects WHERE seq = ANY(%s)", (list(unique),))
+        self.conn.execute(
+            "DELETE FROM rejects WHERE seq = ANY(%s)", (list(unique),), prepare=False
+        )  # prepare=False: see _delete
         rows = [
             (
                 r.seq,

@@ -15,9 +15,9 @@ from else_core.config import Config
 from else_core.errors import ConfigError, ElseError
 from else_core.records import LogLine
 from else_core.search import Filter, SearchError, _like, parse_time
-from else_core.store.importer import _copy_text, order_files
+from else_core.store.importer import order_files
 from else_core.store.worker import Dedupe
-from else_core.store.writer import _field, domain_of
+from else_core.store.writer import _field, _t, copy_text, domain_of
 from else_core.store.writer import _line as writer_line
 
 
@@ -117,7 +117,27 @@ def test_copy_text_format(value, text):
 
 def test_copy_line_is_tab_separated_and_ends_in_newline():
     assert writer_line(("a", None, 1)) == "a\t\\N\t1\n"
-    assert _copy_text("x\ty") == "x\\ty"
+    assert copy_text("x\ty") == "x\\ty"
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        ("plain@example.org", "plain@example.org"),
+        ("ünïcode ✓ 😀", "ünïcode ✓ 😀"),
+        ("tab\there", "tab\\there"),
+        ("new\nline", "new\\nline"),
+        ("carriage\rreturn", "carriage\\rreturn"),
+        ("back\\slash", "back\\\\slash"),
+        ("nul\x00byte", "nul\ufffdbyte"),
+        ("\x01\x7f\u2028 other controls stay", "\x01\x7f\u2028 other controls stay"),
+        ("\\\t\n\r\x00", "\\\\\\t\\n\\r\ufffd"),
+        ("", ""),
+    ],
+)
+@pytest.mark.parametrize("escape", [copy_text, _t, _field], ids=["copy_text", "_t", "_field"])
+def test_copy_text_escapes_exactly_backslash_tab_newline_cr_and_nul(escape, value, text):
+    assert escape(value) == text
 
 
 @pytest.mark.parametrize(
