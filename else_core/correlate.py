@@ -27,7 +27,7 @@ from typing import Any
 
 from else_core.events import Fields
 from else_core.model import Attempt, Email, Recipient, Reject, Transaction
-from else_core.records import Event
+from else_core.records import Event, field_values
 
 # Whole-message decisions: after these the queue file is gone without a "removed".
 _MESSAGE_STAGES = frozenset(("END-OF-MESSAGE", "DATA", "header", "body", "BDAT"))
@@ -74,7 +74,7 @@ def _tx_order(tx: Transaction) -> tuple[float, int]:
     )
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class _Session:
     client_host: str
     client_ip: str
@@ -89,8 +89,32 @@ class _Session:
     # to the e-mail whose "client=" line this session logs next, else they stand alone.
     refused: list[Reject] = field(default_factory=list)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), field_values(self))  # see records.field_values
 
-@dataclass(slots=True)
+    # Written out (init=False): mypyc compiles it; a dataclass's generated one is interpreted.
+    def __init__(  # noqa: PLR0913 - one argument per field
+        self,
+        client_host: str,
+        client_ip: str,
+        since: datetime | None = None,
+        pending: list[dict[str, Any]] | None = None,
+        tls: str | None = None,
+        helo: str | None = None,
+        qids: list[str] | None = None,
+        refused: list[Reject] | None = None,
+    ) -> None:
+        self.client_host = client_host
+        self.client_ip = client_ip
+        self.since = since
+        self.pending = [] if pending is None else pending
+        self.tls = tls
+        self.helo = helo
+        self.qids = [] if qids is None else qids
+        self.refused = [] if refused is None else refused
+
+
+@dataclass(slots=True, init=False)
 class _Group:
     """An e-mail under construction."""
 
@@ -102,6 +126,28 @@ class _Group:
     emitted: bool = False
     dirty: bool = True
     absorbed: list[str] = field(default_factory=list)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), field_values(self))  # see records.field_values
+
+    # Written out (init=False): mypyc compiles it; a dataclass's generated one is interpreted.
+    def __init__(  # noqa: PLR0913 - one argument per field
+        self,
+        txs: list[Transaction],
+        key: int = 0,
+        links: dict[tuple[str, str], tuple[str, str, str]] | None = None,
+        completed_at: datetime | None = None,
+        emitted: bool = False,
+        dirty: bool = True,
+        absorbed: list[str] | None = None,
+    ) -> None:
+        self.txs = txs
+        self.key = key
+        self.links = {} if links is None else links
+        self.completed_at = completed_at
+        self.emitted = emitted
+        self.dirty = dirty
+        self.absorbed = [] if absorbed is None else absorbed
 
     @property
     def root(self) -> Transaction:

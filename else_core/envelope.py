@@ -173,11 +173,14 @@ class EnvelopeParser:
     cheap and keep ``int()`` and ``datetime`` from raising.
     """
 
-    __slots__ = ("_stamps", "clock")
+    __slots__ = ("_iso_stamp", "_iso_ts", "_stamps", "clock")
 
     def __init__(self, clock: ClassicClock) -> None:
         self.clock = clock
         self._stamps: dict[str, datetime] = {}
+        # The last RFC 3339 stamp read and its time: lines come in bursts of one stamp.
+        self._iso_stamp = ""
+        self._iso_ts: datetime | None = None
 
     def split(self, raw: str, seq: int) -> LogLine:
         """The envelope of ``raw``: an unreadable line is malformed (``ts`` None), not an error."""
@@ -187,13 +190,17 @@ class EnvelopeParser:
                 stamp, host, tag, msg = parts
                 # The length keeps out what fromisoformat also takes: a bare date, 20261128T1200.
                 if tag[-1:] == ":" and host[:1] != "<" and len(stamp) > 18:
-                    try:
-                        ts = datetime.fromisoformat(stamp)
-                    except ValueError:
-                        pass
-                    else:
-                        if ts.tzinfo is None:
-                            ts = ts.replace(tzinfo=self.clock.tz)
+                    ts = self._iso_ts if stamp == self._iso_stamp else None
+                    if ts is None:
+                        try:
+                            ts = datetime.fromisoformat(stamp)
+                        except ValueError:
+                            pass
+                        else:
+                            if ts.tzinfo is None:
+                                ts = ts.replace(tzinfo=self.clock.tz)
+                            self._iso_stamp, self._iso_ts = stamp, ts
+                    if ts is not None:
                         line = _fast_line(seq, ts, host, tag, msg, raw)
                         if line is not None:
                             return line

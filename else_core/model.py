@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from else_core.records import field_values
+
 #: Per-recipient final status vocabulary, most final first (used for the e-mail summary).
 STATUSES = (
     "delivered",
@@ -37,7 +39,7 @@ def iso(ts: datetime | None) -> str | None:
     return ts.isoformat() if ts is not None else None
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class Attempt:
     """One delivery attempt for one recipient (one ``to=`` line)."""
 
@@ -55,6 +57,42 @@ class Attempt:
     conn_use: int | None = None
     daemon: str = ""
     seq: int = 0
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), field_values(self))  # see records.field_values
+
+    # Written out (init=False): mypyc compiles it; a dataclass's generated one is interpreted.
+    def __init__(  # noqa: PLR0913 - one argument per field
+        self,
+        at: datetime | None,
+        host: str,
+        queue_id: str,
+        to: str,
+        status: str,
+        relay: str | None = None,
+        orig_to: str | None = None,
+        dsn: str | None = None,
+        response: str | None = None,
+        delay: float | None = None,
+        delays: tuple[float, ...] | None = None,
+        conn_use: int | None = None,
+        daemon: str = "",
+        seq: int = 0,
+    ) -> None:
+        self.at = at
+        self.host = host
+        self.queue_id = queue_id
+        self.to = to
+        self.status = status
+        self.relay = relay
+        self.orig_to = orig_to
+        self.dsn = dsn
+        self.response = response
+        self.delay = delay
+        self.delays = delays
+        self.conn_use = conn_use
+        self.daemon = daemon
+        self.seq = seq
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -74,7 +112,7 @@ class Attempt:
         }
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class Reject:
     """A refusal by smtpd, postscreen, cleanup or a milter (NOQUEUE or with a queue ID)."""
 
@@ -94,6 +132,46 @@ class Reject:
     proto: str | None = None
     daemon: str = ""
     seq: int = 0
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), field_values(self))  # see records.field_values
+
+    # Written out (init=False): mypyc compiles it; a dataclass's generated one is interpreted.
+    def __init__(  # noqa: PLR0913 - one argument per field
+        self,
+        at: datetime | None,
+        host: str,
+        queue_id: str | None,
+        stage: str | None,
+        action: str,
+        code: str | None = None,
+        dsn: str | None = None,
+        reason: str | None = None,
+        client: str | None = None,
+        client_ip: str | None = None,
+        sender: str | None = None,
+        recipient: str | None = None,
+        helo: str | None = None,
+        proto: str | None = None,
+        daemon: str = "",
+        seq: int = 0,
+    ) -> None:
+        self.at = at
+        self.host = host
+        self.queue_id = queue_id
+        self.stage = stage
+        self.action = action
+        self.code = code
+        self.dsn = dsn
+        self.reason = reason
+        self.client = client
+        self.client_ip = client_ip
+        self.sender = sender
+        self.recipient = recipient
+        self.helo = helo
+        self.proto = proto
+        self.daemon = daemon
+        self.seq = seq
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -116,7 +194,7 @@ class Reject:
         }
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class Transaction:
     """One queue file on one host, from its first line to ``removed``."""
 
@@ -151,6 +229,74 @@ class Transaction:
     actions: list[dict[str, Any]] = field(default_factory=list)
     notifications: list[dict[str, Any]] = field(default_factory=list)
     seqs: list[int] = field(default_factory=list)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), field_values(self))  # see records.field_values
+
+    # Written out (init=False): mypyc compiles it; a dataclass's generated one is interpreted.
+    def __init__(  # noqa: PLR0913 - one argument per field
+        self,
+        host: str,
+        queue_id: str,
+        first_seen: datetime | None,
+        last_seen: datetime | None = None,
+        origin: str = "unknown",
+        parent: str | None = None,
+        parent_host: str | None = None,
+        sender: str | None = None,
+        size: int | None = None,
+        nrcpt: int | None = None,
+        message_id: str | None = None,
+        subject: str | None = None,
+        client: str | None = None,
+        client_ip: str | None = None,
+        helo: str | None = None,
+        sasl_username: str | None = None,
+        tls: str | None = None,
+        orig_client: str | None = None,
+        uid: int | None = None,
+        program: str = "",
+        serial: int = 0,
+        state: str = "open",
+        held: bool = False,
+        discarded: bool = False,
+        expired: bool = False,
+        attempts: list[Attempt] | None = None,
+        rejects: list[Reject] | None = None,
+        actions: list[dict[str, Any]] | None = None,
+        notifications: list[dict[str, Any]] | None = None,
+        seqs: list[int] | None = None,
+    ) -> None:
+        self.host = host
+        self.queue_id = queue_id
+        self.first_seen = first_seen
+        self.last_seen = last_seen
+        self.origin = origin
+        self.parent = parent
+        self.parent_host = parent_host
+        self.sender = sender
+        self.size = size
+        self.nrcpt = nrcpt
+        self.message_id = message_id
+        self.subject = subject
+        self.client = client
+        self.client_ip = client_ip
+        self.helo = helo
+        self.sasl_username = sasl_username
+        self.tls = tls
+        self.orig_client = orig_client
+        self.uid = uid
+        self.program = program
+        self.serial = serial
+        self.state = state
+        self.held = held
+        self.discarded = discarded
+        self.expired = expired
+        self.attempts = [] if attempts is None else attempts
+        self.rejects = [] if rejects is None else rejects
+        self.actions = [] if actions is None else actions
+        self.notifications = [] if notifications is None else notifications
+        self.seqs = [] if seqs is None else seqs
 
     @property
     def closed(self) -> bool:
@@ -195,7 +341,7 @@ class Transaction:
         return out
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class Recipient:
     """One recipient of an e-mail with its final status across every hop."""
 
@@ -213,6 +359,38 @@ class Recipient:
     # Outcomes a later one superseded: a temporary refusal (4xx from a milter or policy
     # service) of a submission the client then retried. Not final, but part of the story.
     earlier: list[dict[str, Any]] = field(default_factory=list)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), field_values(self))  # see records.field_values
+
+    # Written out (init=False): mypyc compiles it; a dataclass's generated one is interpreted.
+    def __init__(  # noqa: PLR0913 - one argument per field
+        self,
+        address: str,
+        orig_address: str | None,
+        status: str,
+        relay: str | None = None,
+        dsn: str | None = None,
+        response: str | None = None,
+        attempts: int = 0,
+        at: datetime | None = None,
+        host: str | None = None,
+        queue_id: str | None = None,
+        delay: float | None = None,
+        earlier: list[dict[str, Any]] | None = None,
+    ) -> None:
+        self.address = address
+        self.orig_address = orig_address
+        self.status = status
+        self.relay = relay
+        self.dsn = dsn
+        self.response = response
+        self.attempts = attempts
+        self.at = at
+        self.host = host
+        self.queue_id = queue_id
+        self.delay = delay
+        self.earlier = [] if earlier is None else earlier
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -233,7 +411,7 @@ class Recipient:
         return out
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class Email:
     """A message as users think of it: every transaction that carried it, every recipient."""
 
@@ -255,6 +433,50 @@ class Email:
     rejects: list[Reject] = field(default_factory=list)
     merged_ids: list[str] = field(default_factory=list)
     subject: str | None = None  # only when the postfix role logs it (header_checks INFO)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), field_values(self))  # see records.field_values
+
+    # Written out (init=False): mypyc compiles it; a dataclass's generated one is interpreted.
+    def __init__(  # noqa: PLR0913 - one argument per field
+        self,
+        id: str,
+        message_id: str | None,
+        host: str,
+        sender: str | None,
+        size: int | None,
+        client: str | None,
+        client_ip: str | None,
+        helo: str | None,
+        sasl_username: str | None,
+        first_seen: datetime | None,
+        last_seen: datetime | None,
+        status: str,
+        complete: bool,
+        transactions: list[Transaction],
+        recipients: list[Recipient],
+        rejects: list[Reject] | None = None,
+        merged_ids: list[str] | None = None,
+        subject: str | None = None,
+    ) -> None:
+        self.id = id
+        self.message_id = message_id
+        self.host = host
+        self.sender = sender
+        self.size = size
+        self.client = client
+        self.client_ip = client_ip
+        self.helo = helo
+        self.sasl_username = sasl_username
+        self.first_seen = first_seen
+        self.last_seen = last_seen
+        self.status = status
+        self.complete = complete
+        self.transactions = transactions
+        self.recipients = recipients
+        self.rejects = [] if rejects is None else rejects
+        self.merged_ids = [] if merged_ids is None else merged_ids
+        self.subject = subject
 
     def to_dict(self, detail: bool = False) -> dict[str, Any]:
         out: dict[str, Any] = {

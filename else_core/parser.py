@@ -28,6 +28,41 @@ from else_core.records import Event, LogLine
 _QID = queueid.PATTERN  # the one queue-ID grammar (else_core/queueid.py)
 QID_RE = re.compile(_QID + r"\Z")
 _QID_PREFIX = re.compile(r"(" + _QID + r"|NOQUEUE): ")
+_QID_HEAD = re.compile(r"(?:" + _QID + r"|NOQUEUE)\Z")
+
+# A busy server's log repeats its words: the same relays, delays, session counters and,
+# for a few lines each, the same queue IDs. What a pure function made of such a text is
+# kept for the next line that has it (a dict lookup instead of a regular expression or a
+# few float()s); each memo is cleared when full, so it stays small whatever the log.
+_MEMO_MAX = 4096
+_qid_heads: dict[str, bool] = {}
+_relays: dict[str, tuple[bool, str, str, str]] = {}
+_delays: dict[str, tuple[float, ...]] = {}
+_counter_words: dict[str, dict[str, tuple[int, int]]] = {}
+
+
+def _remember(memo: dict[str, Any], key: str, value: Any) -> None:
+    if len(memo) >= _MEMO_MAX:
+        memo.clear()
+    memo[key] = value
+
+
+def _qid_prefix(text: str) -> int:
+    """Where a leading ``QID: `` or ``NOQUEUE: `` ends (the ID is ``text[: end - 2]``), or -1.
+
+    The same as ``_QID_PREFIX.match``: no character of an ID is a colon, so only the
+    first ``": "`` can end one.
+    """
+    end = text.find(": ")
+    if end < 6 or end > 32:  # shorter or longer than any ID
+        return -1
+    head = text[:end]
+    ok = _qid_heads.get(head)
+    if ok is None:
+        ok = _QID_HEAD.match(head) is not None
+        _remember(_qid_heads, head, ok)
+    return end + 2 if ok else -1
+
 
 POSTFIX_DAEMONS = frozenset(
     [
@@ -323,7 +358,11 @@ def _delivery(line: LogLine, qid: str, text: str) -> Event | None:
             if key == "delay":
                 f["delay"] = float(value)
             elif key == "delays":
-                f["delays"] = tuple(float(x) for x in value.split("/"))
+                delays = _delays.get(value)
+                if delays is None:
+                    delays = tuple([float(x) for x in value.split("/")])
+                    _remember(_delays, value, delays)
+                f["delays"] = delays
             elif key == "dsn":
                 f["dsn"] = value
             elif key == "conn_use":
@@ -353,11 +392,16 @@ def _delivery(line: LogLine, qid: str, text: str) -> Event | None:
                 found = _QUEUED_AS.findall(resp)
                 if found:
                     f["queued_as"] = found[-1]
-    rm = _RELAY.match(f["relay"])
-    if rm is not None:
-        f["relay_host"], f["relay_ip"] = rm.group(1), rm.group(2)
-        if rm.group(3):
-            f["relay_port"] = int(rm.group(3))
+    relay = f["relay"]
+    parts = _relays.get(relay)
+    if parts is None:
+        rm = _RELAY.match(relay)
+        parts = (True, rm.group(1), rm.group(2), rm.group(3) or "") if rm else (False, "", "", "")
+        _remember(_relays, relay, parts)
+    if parts[0]:
+        f["relay_host"], f["relay_ip"] = parts[1], parts[2]
+        if parts[3]:
+            f["relay_port"] = int(parts[3])
     return Event(line, "delivery", qid, f)
 
 
@@ -417,10 +461,15 @@ def _counters(text: str, pos: int) -> dict[str, tuple[int, int]]:
 
     Split into words when every word has the plain ASCII shape Postfix writes (a regular
     expression per counter was a third of the cost of an smtpd line); anything else goes
-    to :data:`_COUNTER`, which defines the result.
+    to :data:`_COUNTER`, which defines the result. Words that split cleanly are
+    remembered (:data:`_MEMO_MAX`); each caller gets its own dict.
     """
+    words = text[pos:]
+    seen = _counter_words.get(words)
+    if seen is not None:
+        return seen.copy()
     out: dict[str, tuple[int, int]] = {}
-    for word in text[pos:].split():
+    for word in words.split():
         name, eq, value = word.partition("=")
         ok, slash, total = value.partition("/")
         if not (
@@ -436,7 +485,8 @@ def _counters(text: str, pos: int) -> dict[str, tuple[int, int]]:
                 for c in _COUNTER.finditer(text, pos)
             }
         out[name] = (int(ok), int(total or ok))
-    return out
+    _remember(_counter_words, words, out)
+    return out.copy()
 
 
 def _conn_error(line: LogLine, m: re.Match[str]) -> Event:
@@ -822,10 +872,10 @@ def parse(line: LogLine) -> Event:
         return Event(line, "foreign")
     text = line.message
     qid = None
-    m = _QID_PREFIX.match(text)
-    if m is not None:
-        qid = m.group(1)
-        text = text[m.end() :]
+    end = _qid_prefix(text)
+    if end > 0:
+        qid = text[: end - 2]
+        text = text[end:]
         if qid == "NOQUEUE":
             qid = None
             if service in {"smtpd", "postscreen", "cleanup"}:

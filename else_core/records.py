@@ -74,17 +74,29 @@ Everything else
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
 from else_core.events import Fields
 
 # ``dict`` itself, typed as making an empty Fields: calling the TypedDict costs more.
 _no_fields = cast(Callable[[], Fields], dict)
+# Event's "no fields given": never handed out, every Event without fields gets its own dict.
+_NONE: Fields = {}
 
 
-@dataclass(slots=True)
+def field_values(record: Any) -> tuple[Any, ...]:
+    """A dataclass's field values in order: what its ``__reduce__`` rebuilds it from.
+
+    The hot records write their ``__init__`` out for mypyc, and a compiled class's
+    ``__new__`` runs it: pickle and copy must call the class with every field, not
+    create it empty and fill its slots (the dataclass way).
+    """
+    return tuple([getattr(record, f.name) for f in fields(record)])
+
+
+@dataclass(slots=True, init=False)
 class LogLine:
     """One syslog line split into its envelope.
 
@@ -99,7 +111,30 @@ class LogLine:
     program: str
     pid: int | None
     message: str
-    raw: str = ""
+    raw: str
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), field_values(self))  # see records.field_values
+
+    # Written out (init=False): mypyc compiles a method it sees, but leaves a dataclass's
+    # generated __init__ to the dataclasses module, i.e. interpreted, once per log line.
+    def __init__(  # noqa: PLR0913 - one argument per field
+        self,
+        seq: int,
+        ts: datetime | None,
+        host: str,
+        program: str,
+        pid: int | None,
+        message: str,
+        raw: str = "",
+    ) -> None:
+        self.seq = seq
+        self.ts = ts
+        self.host = host
+        self.program = program
+        self.pid = pid
+        self.message = message
+        self.raw = raw
 
     @property
     def service(self) -> str:
@@ -112,15 +147,27 @@ class LogLine:
         return self.program.rpartition("/")[0]
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class Event:
     """What the parser understood of one line."""
 
     line: LogLine
     kind: str
-    qid: str | None = None
+    qid: str | None
     #: Typed by :data:`else_core.events.Fields`; which fields a kind has: ``events.FIELDS``.
-    f: Fields = field(default_factory=_no_fields)
+    f: Fields
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), field_values(self))  # see records.field_values
+
+    # Written out for mypyc, as LogLine's: one Event per log line.
+    # (``f`` defaults to a shared sentinel, not None, so that mypy still checks a dict
+    # literal passed here against the Fields TypedDict.)
+    def __init__(self, line: LogLine, kind: str, qid: str | None = None, f: Fields = _NONE) -> None:
+        self.line = line
+        self.kind = kind
+        self.qid = qid
+        self.f = _no_fields() if f is _NONE else f
 
     @property
     def daemon(self) -> str:

@@ -22,7 +22,7 @@ from typing import Any
 from else_core.correlate import Correlator
 from else_core.model import STATUSES, Email, Reject, Transaction
 from else_core.reader import ReadStats
-from else_core.records import Event
+from else_core.records import Event, field_values
 
 SCHEMA = "else-report/1"
 
@@ -135,13 +135,25 @@ def reject_reason(reason: str, keep: bool) -> str:
     return trim(reason, 64, keep)
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class _Volume:
     count: int = 0
     bytes: int = 0
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), field_values(self))  # see records.field_values
 
-@dataclass(slots=True)
+    # Written out (init=False): mypyc compiles it; a dataclass's generated one is interpreted.
+    def __init__(
+        self,
+        count: int = 0,
+        bytes: int = 0,
+    ) -> None:
+        self.count = count
+        self.bytes = bytes
+
+
+@dataclass(slots=True, init=False)
 class _RcptDomain:
     delivered: int = 0
     bytes: int = 0
@@ -149,12 +161,44 @@ class _RcptDomain:
     delay_sum: float = 0.0
     delay_max: float = 0.0
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), field_values(self))  # see records.field_values
 
-@dataclass(slots=True)
+    # Written out (init=False): mypyc compiles it; a dataclass's generated one is interpreted.
+    def __init__(
+        self,
+        delivered: int = 0,
+        bytes: int = 0,
+        defers: int = 0,
+        delay_sum: float = 0.0,
+        delay_max: float = 0.0,
+    ) -> None:
+        self.delivered = delivered
+        self.bytes = bytes
+        self.defers = defers
+        self.delay_sum = delay_sum
+        self.delay_max = delay_max
+
+
+@dataclass(slots=True, init=False)
 class _Conn:
     count: int = 0
     total: float = 0.0
     max: float = 0.0
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), field_values(self))  # see records.field_values
+
+    # Written out (init=False): mypyc compiles it; a dataclass's generated one is interpreted.
+    def __init__(
+        self,
+        count: int = 0,
+        total: float = 0.0,
+        max: float = 0.0,
+    ) -> None:
+        self.count = count
+        self.total = total
+        self.max = max
 
     def add(self, seconds: float) -> None:
         self.count += 1
