@@ -50,9 +50,10 @@ log = logging.getLogger("else.ingest")
 STATE_NAME = "live"
 LOCK_KEY = 0x454C5349  # one worker per database
 LOCK_WAIT = 10.0  # seconds to wait for a just-killed worker's lock to be released
+# 5: the hot records have written-out (compiled) __init__s and pickle through __reduce__
 # 4: the correlator pickles its own field list (its compiled build has no __dict__)
 # 3: retry waits, greylisting memory, refused RCPTs per session (2: dirty, aging)
-STATE_VERSION = 4
+STATE_VERSION = 5
 
 
 #: What the filter keeps of a line with a whole-second stamp: (copies let through, copies
