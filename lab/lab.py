@@ -236,13 +236,12 @@ class Lab:
 
     def check_profile(self) -> None:
         """Refuse to mix profiles in one instance: the hosts of the other one would be orphaned."""
-        running = self.running_profile
-        if running and running != self.profile and self.dir.joinpath("hosts").is_dir():
-            if any(self.dir.joinpath("hosts").iterdir()):
-                raise SystemExit(
-                    f"lab: instance {self.inst.name} runs the {running} profile; "
-                    f"run `make lab-down` before asking for the {self.profile} profile"
-                )
+        running, hosts = self.running_profile, self.dir / "hosts"
+        if running and running != self.profile and hosts.is_dir() and any(hosts.iterdir()):
+            raise SystemExit(
+                f"lab: instance {self.inst.name} runs the {running} profile; "
+                f"run `make lab-down` before asking for the {self.profile} profile"
+            )
 
     def hosts(self) -> list[Host]:
         """Configured hosts plus any extra host still recorded from an earlier `up --extra-pfx`."""
@@ -771,8 +770,8 @@ class Lab:
     def up(self) -> None:
         t = time.monotonic()
         say(
-            f"instance {self.inst.name} ({self.profile} profile): {self.inst.network}, bridge {self.inst.bridge} "
-            f"{self.inst.bridge_ip}, state {self.dir}, cache {self.cache}"
+            f"instance {self.inst.name} ({self.profile} profile): {self.inst.network}, "
+            f"bridge {self.inst.bridge} {self.inst.bridge_ip}, state {self.dir}, cache {self.cache}"
         )
         check_root()
         self.check_owner()
