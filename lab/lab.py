@@ -12,8 +12,10 @@ Why this shape (measured facts in /work/shared/reference/lab-notes.md):
   killed) and teardown ends only those, then removes every mount, cgroup, namespace and link
   it made.
 
-Instances ("lab" for `make lab`, "mol" for Molecule) use disjoint /25 halves of 198.18.0.0/24 and
-prefixed names, so both can run side by side. Stdlib only; runs as root.
+Instances ("lab" for `make lab`, "mol" and "mols" for the two Molecule scenarios) use disjoint parts
+of 198.18.0.0/24 (a /25 and two /26) and prefixed names, so all can run side by side. A profile
+picks the hosts: "default" (pfx + else) or "split" (pfx-in, pfx-out, the backend else and the
+frontend else-front; docs/scale.md). Stdlib only; runs as root.
 """
 
 from __future__ import annotations
@@ -74,10 +76,12 @@ SINK_PORT = 25
 
 @dataclasses.dataclass(frozen=True)
 class Instance:
-    """One lab instance: its name, its /25 and the offsets of the well-known addresses in it."""
+    """One lab instance: its name, its network, the offsets of the well-known addresses in it,
+    and the profile it runs when none is asked for."""
 
     name: str
     network: ipaddress.IPv4Network
+    default_profile: str = "default"
 
     def addr(self, offset: int) -> str:
         return str(self.network.network_address + offset)
@@ -115,24 +119,51 @@ class Instance:
         return self.ifname("br")
 
 
+# "mol" was 198.18.0.128/25 until the split scenario needed room of its own: its hosts keep their
+# addresses (.138, .139, sink .148), only its void gateway moved from .254 to .190.
 INSTANCES = {
     "lab": Instance("lab", ipaddress.IPv4Network("198.18.0.0/25")),
-    "mol": Instance("mol", ipaddress.IPv4Network("198.18.0.128/25")),
+    "mol": Instance("mol", ipaddress.IPv4Network("198.18.0.128/26")),
+    "mols": Instance("mols", ipaddress.IPv4Network("198.18.0.192/26"), "split"),
 }
+
+PROFILES = ("default", "split")
 
 
 @dataclasses.dataclass(frozen=True)
 class Host:
-    """One lab host: inventory name, address offset in the instance's /25, inventory group."""
+    """One lab host: inventory name, address offset in the instance's network, inventory group,
+    and the short tag its namespace and veth are named by (interface names have 15 characters:
+    `else-mols-pfx-out` would not fit, `else-mols-pout` does)."""
 
     name: str
     offset: int
     group: str
+    tag: str = ""
+    # A PFX host's else_server_role (what its inventory says).
+    server_role: str = ""
+
+    @property
+    def ifname_tag(self) -> str:
+        return self.tag or self.name
 
 
-def host_list(extra_pfx: int) -> list[Host]:
-    hosts = [Host("pfx", 10, "pfx_servers"), Host("else", 11, "else_servers")]
-    hosts += [Host(f"pfx{i + 2}", 12 + i, "pfx_servers") for i in range(extra_pfx)]
+def host_list(extra_pfx: int, profile: str = "default") -> list[Host]:
+    if profile == "split":
+        if extra_pfx:
+            raise SystemExit("lab: the split profile has no extra PFX hosts (--extra-pfx)")
+        # The backend keeps the name "else": it is the else_servers host everything aimed at
+        # "the ELSE host" finds (RELP target, SNMP manager, lab/wait-searchable).
+        return [
+            Host("pfx-in", 10, "pfx_servers", "pin", "incoming"),
+            Host("else", 11, "else_backend"),
+            Host("pfx-out", 12, "pfx_servers", "pout", "outgoing"),
+            Host("else-front", 13, "else_frontend", "front"),
+        ]
+    hosts = [Host("pfx", 10, "pfx_servers", server_role="mixed"), Host("else", 11, "else_servers")]
+    hosts += [
+        Host(f"pfx{i + 2}", 12 + i, "pfx_servers", server_role="mixed") for i in range(extra_pfx)
+    ]
     return hosts
 
 
@@ -174,7 +205,14 @@ def proc_starttime(pid: int) -> str | None:
 class Lab:
     """All operations of one instance; state under <state>/<instance>/."""
 
-    def __init__(self, inst: Instance, state: Path, cache: Path, extra_pfx: int = 0) -> None:
+    def __init__(
+        self,
+        inst: Instance,
+        state: Path,
+        cache: Path,
+        extra_pfx: int = 0,
+        profile: str | None = None,
+    ) -> None:
         self.inst = inst
         self.cache = cache
         self.dir = state / inst.name
@@ -183,17 +221,36 @@ class Lab:
         self.key = self.ssh_dir / "id_ed25519"
         self.known_hosts = self.ssh_dir / "known_hosts"
         self.extra_pfx = extra_pfx
+        self.profile_file = self.dir / "profile"
+        self.running_profile = self.recorded_profile()
+        self.profile = profile or self.running_profile or inst.default_profile
 
     # -- bookkeeping
 
+    def recorded_profile(self) -> str | None:
+        """The profile of the hosts that exist now (written by `up`, removed by `down`)."""
+        try:
+            return self.profile_file.read_text().strip() or None
+        except OSError:
+            return None
+
+    def check_profile(self) -> None:
+        """Refuse to mix profiles in one instance: the hosts of the other one would be orphaned."""
+        running, hosts = self.running_profile, self.dir / "hosts"
+        if running and running != self.profile and hosts.is_dir() and any(hosts.iterdir()):
+            raise SystemExit(
+                f"lab: instance {self.inst.name} runs the {running} profile; "
+                f"run `make lab-down` before asking for the {self.profile} profile"
+            )
+
     def hosts(self) -> list[Host]:
         """Configured hosts plus any extra host still recorded from an earlier `up --extra-pfx`."""
-        hosts = host_list(self.extra_pfx)
+        hosts = host_list(self.extra_pfx, self.profile)
         names = {h.name for h in hosts}
         if self.dir.joinpath("hosts").is_dir():
             for d in sorted(self.dir.joinpath("hosts").iterdir()):
                 if d.name.startswith("pfx") and d.name[3:].isdigit() and d.name not in names:
-                    hosts.append(Host(d.name, 10 + int(d.name[3:]), "pfx_servers"))
+                    hosts.append(Host(d.name, 10 + int(d.name[3:]), "pfx_servers", "", "mixed"))
         return hosts
 
     def record(self, name: str, pid: int, what: str) -> None:
@@ -556,13 +613,13 @@ class Lab:
         name = f"host-{h.name}"
         hd = self.host_dir(h)
         root = hd / "root"
-        ns = self.inst.ifname(h.name)
+        ns = self.inst.ifname(h.ifname_tag)
         if self.recorded(name) and self.mounted(root) and self.netns_exists(ns):
             say(f"{h.name}: already running ({self.host_ip(h)}), reused")
             return
         self.host_down(h)  # anything half-made from an interrupted run
         say(f"{h.name}: creating at {self.host_ip(h)}")
-        self.netns_up(h.name, self.host_ip(h))
+        self.netns_up(h.ifname_tag, self.host_ip(h))
         for d in ("upper", "work", "root"):
             (hd / d).mkdir(parents=True, exist_ok=True)
         run(
@@ -704,7 +761,7 @@ class Lab:
             run("umount", str(root))
         for d in self.cgroups(h):
             remove_cgroup(d)
-        self.netns_down(h.name)
+        self.netns_down(h.ifname_tag)
         if hd.exists():
             shutil.rmtree(hd)
 
@@ -713,12 +770,15 @@ class Lab:
     def up(self) -> None:
         t = time.monotonic()
         say(
-            f"instance {self.inst.name}: {self.inst.network}, bridge {self.inst.bridge} "
-            f"{self.inst.bridge_ip}, state {self.dir}, cache {self.cache}"
+            f"instance {self.inst.name} ({self.profile} profile): {self.inst.network}, "
+            f"bridge {self.inst.bridge} {self.inst.bridge_ip}, state {self.dir}, cache {self.cache}"
         )
         check_root()
         self.check_owner()
+        self.check_profile()
         self.ssh_key()
+        self.profile_file.write_text(self.profile + "\n")
+        self.running_profile = self.profile
         self.bridge_up()
         self.acng_up()
         image = self.image()
@@ -740,7 +800,11 @@ class Lab:
         """The extra PFX hosts (`--extra-pfx`, LAB_EXTRA_PFX) as an inventory make-lab adds to
         inventory/<instance>: the static one names only pfx and else. JSON is YAML."""
         extra = self.dir / "inventory-extra.yml"
-        more = [h for h in hosts if h.group == "pfx_servers" and h.name != "pfx"]
+        more = [
+            h
+            for h in hosts
+            if self.profile == "default" and h.group == "pfx_servers" and h.name != "pfx"
+        ]
         if not more:
             extra.unlink(missing_ok=True)
             return
@@ -753,7 +817,7 @@ class Lab:
     def link(self, h: Host, state: str) -> int:
         """Take the bridge side of a host's veth down or up: the host keeps running and its
         sockets stay open, but nothing reaches it (a cut cable, not a stopped service)."""
-        veth = self.inst.ifname(h.name)
+        veth = self.inst.ifname(h.ifname_tag)
         if not self.link_exists(veth):
             raise SystemExit(f"lab: {h.name} has no link {veth}: is the lab up?")
         if state != "show":
@@ -766,12 +830,19 @@ class Lab:
     def describe(self) -> dict:
         return {
             "instance": self.inst.name,
+            "profile": self.profile,
+            # Where mail from the internet side enters (lab/send-test-mail's default target).
+            "mx": "pfx-in" if self.profile == "split" else "pfx",
             "network": str(self.inst.network),
             "bridge_ip": self.inst.bridge_ip,
             "sink": f"{self.inst.sink_ip}:{SINK_PORT}",
             "ssh_key": str(self.key),
             "known_hosts": str(self.known_hosts),
-            "hosts": {h.name: {"address": self.host_ip(h), "group": h.group} for h in self.hosts()},
+            "hosts": {
+                h.name: {"address": self.host_ip(h), "group": h.group}
+                | ({"server_role": h.server_role} if h.server_role else {})
+                for h in self.hosts()
+            },
         }
 
     def down(self) -> None:
@@ -779,6 +850,7 @@ class Lab:
         check_root()
         self.check_owner()
         say(f"instance {self.inst.name}: tearing down")
+        self.profile = self.running_profile or self.profile  # the hosts that exist, whatever asked
         hosts = self.hosts()
         self.stop_recorded(*[f"host-{h.name}" for h in hosts], timeout=30)
         for h in hosts:
@@ -795,6 +867,7 @@ class Lab:
         if self.mounted(hosts_dir):
             run("umount", str(hosts_dir))
         shutil.rmtree(hosts_dir, ignore_errors=True)
+        self.profile_file.unlink(missing_ok=True)
         release_netns_mount()
         say(f"instance {self.inst.name} down in {time.monotonic() - t:.1f}s")
 
@@ -889,7 +962,14 @@ def main(argv: list[str] | None = None) -> int:
         "--instance",
         default=os.environ.get("LAB_INSTANCE", "lab"),
         choices=sorted(INSTANCES),
-        help="instance (default: lab; Molecule uses mol)",
+        help="instance (default: lab; Molecule uses mol, its split scenario mols)",
+    )
+    ap.add_argument(
+        "--profile",
+        choices=PROFILES,
+        default=os.environ.get("LAB_PROFILE") or None,
+        help="hosts to make: default (pfx, else) or split (pfx-in, pfx-out, else backend, "
+        "else-front); env LAB_PROFILE; default: what runs now, else the instance's own",
     )
     ap.add_argument("--state", type=Path, default=DEFAULT_STATE, help="state dir (default .lab/)")
     ap.add_argument(
@@ -922,7 +1002,13 @@ def main(argv: list[str] | None = None) -> int:
     p_link.add_argument("updown", metavar="down|up|show", choices=["down", "up", "show"])
     args = ap.parse_args(argv)
 
-    lab = Lab(INSTANCES[args.instance], args.state, args.cache, getattr(args, "extra_pfx", 0))
+    lab = Lab(
+        INSTANCES[args.instance],
+        args.state,
+        args.cache,
+        getattr(args, "extra_pfx", 0),
+        args.profile,
+    )
     if args.cmd == "info":
         print(json.dumps(lab.describe(), indent=1))
         return 0

@@ -8,12 +8,14 @@ LAB_APT_PACKAGES := debootstrap systemd-container apt-cacher-ng iproute2 openssh
 LAB_CACHE ?= /var/cache/else-lab
 export LAB_CACHE
 
-.PHONY: lab lab-deps lab-up lab-down lab-clean lab-status lab-verify bench-logpath molecule
+.PHONY: lab lab-deps lab-up lab-down lab-clean lab-status lab-verify bench-logpath molecule \
+        molecule-split
 
 lab-deps:
 	tools/apt-ensure $(LAB_APT_PACKAGES)
 
 ## make lab: hosts, converge, test mail, wait until ELSE finds it, print the WUI address.
+## LAB_PROFILE=split make lab: the split layout instead (pfx-in, pfx-out, else, else-front).
 lab: lab-deps venv
 	lab/make-lab
 
@@ -32,7 +34,8 @@ lab-status:
 	python3 lab/lab.py status
 
 ## make lab-verify: the testinfra suite Molecule's verify runs (tests/infra), against the
-## running `make lab` hosts; LAB_TESTS picks tests, e.g. LAB_TESTS=tests/infra/test_reconcile.py.
+## running `make lab` hosts; LAB_TESTS picks tests, e.g. LAB_TESTS=tests/infra/test_reconcile.py
+## (the split profile's suite: LAB_TESTS=tests/infra_split).
 LAB_TESTS ?= tests/infra
 lab-verify: venv
 	lab/testinfra-inventory -i $${LAB_INSTANCE:-lab} .lab/$${LAB_INSTANCE:-lab}/testinfra-inventory.yml
@@ -47,10 +50,16 @@ BENCH_PFX ?= pfx
 bench-logpath: venv
 	$(BIN)/python bench/logpath_rate --hosts $(BENCH_PFX)
 
-# `make test` ends with the Molecule scenario (8-10 min on 2 cores; see docs/lab.md).
-TEST_EXTRA += molecule
+# `make test` ends with the Molecule scenarios: the default one (8-10 min on 2 cores), then the
+# split layout's (see docs/lab.md for both).
+TEST_EXTRA += molecule molecule-split
 
 ## make molecule: the default scenario (create, converge, idempotence, verify, destroy) on the
-## "mol" instance (198.18.0.128/25), which can run while the user's lab is up.
+## "mol" instance (198.18.0.128/26), which can run while the user's lab is up.
 molecule: lab-deps venv
 	cd $(CURDIR) && PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/molecule test -s default
+
+## make molecule-split: the split layout's scenario (molecule/split: pfx-in, pfx-out, the ELSE
+## backend and frontend) on the "mols" instance (198.18.0.192/26), beside "mol" and the lab.
+molecule-split: lab-deps venv
+	cd $(CURDIR) && PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/molecule test -s split
