@@ -114,7 +114,9 @@ class _Cycle:
 
 @pytest.fixture(scope="module")
 def alerting(else_host, host, pfx: Pfx) -> Iterator[Alerting]:
-    bridge = str(ipaddress.ip_interface(f"{pfx.address}/25").network.network_address + 1)
+    # The lab bridge is the first address of the PFX's own network (a /25 or /26 by instance).
+    cidr = host.check_output(f"ip -4 -o addr show to {pfx.address} | awk '{{print $4}}'")
+    bridge = str(ipaddress.ip_interface(cidr.strip()).network.network_address + 1)
     toml = else_host.run(
         "python3 -c %s",
         "import tomllib;print(tomllib.load(open('/etc/else/else.toml','rb'))['alerts']['mail_to'])",
