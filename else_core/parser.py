@@ -35,6 +35,9 @@ _QID_HEAD = re.compile(r"(?:" + _QID + r"|NOQUEUE)\Z")
 # kept for the next line that has it (a dict lookup instead of a regular expression or a
 # few float()s); each memo is cleared when full, so it stays small whatever the log.
 _MEMO_MAX = 4096
+#: Longer texts are not remembered: real relays, delays and counters are short, and a
+#: hostile log of huge tokens must not hold _MEMO_MAX of them (4096 x 1 MB) in memory.
+_MEMO_KEY_MAX = 256
 _qid_heads: dict[str, bool] = {}
 _relays: dict[str, tuple[bool, str, str, str]] = {}
 _delays: dict[str, tuple[float, ...]] = {}
@@ -42,6 +45,8 @@ _counter_words: dict[str, dict[str, tuple[int, int]]] = {}
 
 
 def _remember(memo: dict[str, Any], key: str, value: Any) -> None:
+    if len(key) > _MEMO_KEY_MAX:
+        return
     if len(memo) >= _MEMO_MAX:
         memo.clear()
     memo[key] = value

@@ -108,3 +108,26 @@ def test_the_memos_stay_bounded() -> None:
         )
     assert 0 < len(parser._relays) <= parser._MEMO_MAX
     assert 0 < len(parser._delays) <= parser._MEMO_MAX
+
+
+@pytest.mark.parametrize(
+    ("message", "memo"),
+    [
+        (
+            "A1B2C3D4E5: to=<r@x.test>, relay=mx" + "x" * 5000 + ".test[192.0.2.2]:25,"
+            " delay=1, delays=0/0/0/1, dsn=2.0.0, status=sent (250 ok)",
+            "_relays",
+        ),
+        (
+            "A1B2C3D4E5: to=<r@x.test>, relay=mx.test[192.0.2.2]:25, delay=1,"
+            " delays=" + "0/" * 3000 + "1, dsn=2.0.0, status=sent (250 ok)",
+            "_delays",
+        ),
+    ],
+    ids=["a huge relay", "huge delays"],
+)
+def test_a_huge_token_is_parsed_but_not_remembered(message: str, memo: str) -> None:
+    forget()
+    event = parser.parse(line("postfix/smtp", message))
+    assert event.kind == "delivery"
+    assert getattr(parser, memo) == {}
