@@ -27,10 +27,23 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
+from typing import Any
 
 Key = tuple[int, str, str, str, str]
 # Runs a shell command on a host and returns its stdout (raises on failure).
 Remote = Callable[[str], str]
+
+
+def remote(host: Any) -> Remote:
+    """A testinfra host as a :data:`Remote`: a command's output, or an assertion naming it."""
+
+    def run(cmd: str) -> str:
+        done = host.run(cmd)
+        assert done.rc == 0, f"{cmd}: {done.stderr}"
+        return str(done.stdout)
+
+    return run
+
 
 MAIL_LOG = "/var/log/mail.log"
 # Debian 12's rsyslog writes RSYSLOG_FileFormat ("2026-12-06T05:58:01.123456+00:00 pfx

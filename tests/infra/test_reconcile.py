@@ -41,15 +41,6 @@ DRILL = 500
 CONNECTIONS = 20
 
 
-def remote(host) -> rc.Remote:
-    def run(cmd: str) -> str:
-        done = host.run(cmd)
-        assert done.rc == 0, f"{cmd}: {done.stderr}"
-        return done.stdout
-
-    return run
-
-
 @contextmanager
 def nothing_broken(ctx) -> Iterator[None]:
     yield
@@ -108,7 +99,7 @@ DRILLS: dict[str, tuple[Callable, int]] = {
 def test_every_mail_line_reaches_else_exactly_once(
     host, else_host, pfx, psql_as_postgres, lab_link, drill, mails
 ):
-    on_pfx, on_else = remote(host), remote(else_host)
+    on_pfx, on_else = rc.remote(host), rc.remote(else_host)
     hostname = host.check_output("hostname")
     prefix = f"rec-{tag()}"
     ctx = Ctx(host, lab_link, f"{prefix}@burst.invalid")

@@ -64,15 +64,6 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1)]
 
 
-def remote(host) -> rc.Remote:
-    def run(cmd: str) -> str:
-        done = host.run(cmd)
-        assert done.rc == 0, f"{cmd}: {done.stderr}"
-        return done.stdout
-
-    return run
-
-
 def caught_up(backend, frontend) -> float:
     """Seconds until the standby has replayed what the primary had written when asked."""
     target = sql(backend, "SELECT pg_current_wal_lsn()")
@@ -285,7 +276,7 @@ def test_ingest_is_unaffected_while_the_frontend_is_away_and_it_catches_up(
 ):
     prefix = f"away-{tag()}"
     offsets = {
-        h: rc.mail_log_size(remote(x))
+        h: rc.mail_log_size(rc.remote(x))
         for h, x in ((layout.pfx_in, pfx_in), (layout.pfx_out, pfx_out))
     }
     time.sleep(1.0 - time.time() % 1.0)
@@ -300,8 +291,8 @@ def test_ingest_is_unaffected_while_the_frontend_is_away_and_it_catches_up(
         year = time.gmtime(lo).tm_year
         results: dict[str, rc.Reconciliation] = {}
         for name, host in ((layout.pfx_in, pfx_in), (layout.pfx_out, pfx_out)):
-            mine = rc.in_window(rc.pfx_lines(remote(host), offsets[name], year), lo, hi)
-            results[name] = rc.reconcile(mine, rc.else_lines(remote(backend), name, lo, hi))
+            mine = rc.in_window(rc.pfx_lines(rc.remote(host), offsets[name], year), lo, hi)
+            results[name] = rc.reconcile(mine, rc.else_lines(rc.remote(backend), name, lo, hi))
         time.sleep(max(0.0, AWAY - (time.monotonic() - away)))
         behind = slot_behind(backend)
     finally:
