@@ -33,6 +33,8 @@ MODULES = (
     "else_core.reader",
     "else_core.correlate",
     "else_core.report.stats",
+    "else_core.store.keys",
+    "else_core.store.copyfmt",
 )
 #: Set to a non-empty value other than 0 to import the sources of :data:`MODULES`.
 PURE_ENV = "ELSE_PURE_PYTHON"

@@ -32,7 +32,7 @@ from else_core.search import (
     search_rejects,
 )
 from else_core.stats import StatsQuery, compute
-from else_core.store.writer import direction_of
+from else_core.store.copyfmt import direction_of
 
 pytestmark = pytest.mark.postgres
 

@@ -15,10 +15,11 @@ from else_core.config import Config
 from else_core.errors import ConfigError, ElseError
 from else_core.records import LogLine
 from else_core.search import Filter, SearchError, _like, parse_time
+from else_core.store.copyfmt import _t, copy_text, domain_of
+from else_core.store.copyfmt import field as _field
+from else_core.store.copyfmt import line as writer_line
 from else_core.store.importer import order_files
 from else_core.store.worker import Dedupe
-from else_core.store.writer import _field, _t, copy_text, domain_of
-from else_core.store.writer import _line as writer_line
 
 
 @pytest.mark.parametrize(
