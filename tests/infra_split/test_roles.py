@@ -17,6 +17,7 @@ on the frontend (which reads its hot standby).
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import time
 from datetime import UTC, datetime
@@ -184,3 +185,15 @@ def test_the_servers_page_on_the_frontend_names_each_servers_role(wui, layout):
     text = page.text
     assert (page.status, layout.pfx_in in text, layout.pfx_out in text) == (200, True, True)
     assert ("incoming" in text, "outgoing" in text) == (True, True)
+
+
+@pytest.mark.parametrize(
+    ("host", "users"),
+    [
+        ("backend", {"else_worker", "else_owner", "else_web"}),
+        ("frontend", {"else_web"}),  # it only serves the WUI: no worker or owner password
+    ],
+)
+def test_each_else_host_holds_only_the_database_logins_it_uses(request, host, users):
+    conf = request.getfixturevalue(host).file("/etc/else/else.toml").content_string
+    assert set(re.findall(r"\buser=(\w+)", conf)) == users
