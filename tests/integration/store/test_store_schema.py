@@ -299,3 +299,12 @@ def test_upgrading_removes_what_earlier_prunes_left_behind(db):
 def _noqueue_rejects(db: Database) -> int:
     with db.connect() as conn:
         return conn.execute("SELECT count(*) FROM rejects WHERE email_id IS NULL").fetchone()[0]
+
+
+@pytest.mark.parametrize("user", ["else_web", "else_worker"])
+def test_sessions_of_an_upgraded_database_do_not_jit_compile(empty_db, user):
+    # A copy made from a template does not inherit ALTER DATABASE settings: a fresh
+    # database, upgraded the way a server is.
+    assert elsectl(["db", "upgrade", "--dsn", empty_db.dsn()]) == 0
+    with psycopg.connect(empty_db.dsn(user)) as conn:
+        assert conn.execute("SHOW jit").fetchone() == ("off",)
