@@ -186,10 +186,15 @@ def test_the_standby_replays_while_mail_flows(
 
 # Debian's postgresql.service only stands for the clusters: stopping it returns while the cluster
 # unit is still shutting down, so the cluster units are named too (systemctl then waits).
+# `systemctl start` waits for postgresql.service's own job only, not for the cluster unit's
+# start job it pulls in: the server may accept connections while that job still runs, and a
+# stop issued then cancels it ("Job for postgresql@15-main.service canceled."). Starting is
+# done when the server answers and systemd holds no job for any postgresql unit.
 STOP_DB = "systemctl stop postgresql.service 'postgresql@*.service'"
 START_DB = (
     "systemctl start postgresql.service"
-    " && timeout 60 sh -c 'until pg_isready -q; do sleep 0.2; done'"
+    " && timeout 60 sh -c 'until pg_isready -q"
+    " && ! systemctl list-jobs --no-legend | grep -q postgresql; do sleep 0.2; done'"
 )
 
 
