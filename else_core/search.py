@@ -223,8 +223,14 @@ def _address_or_domain(
 _VISIBLE = "/*recipients-in-scope*/"
 
 
-def _rcpt_exists(cond: str) -> str:
-    return f"EXISTS (SELECT 1 FROM email_recipients r WHERE r.email_id = e.id AND {cond}{_VISIBLE})"  # noqa: S608 - cond: a builder's literal
+def _rcpt_exists(cond: str, per_email: bool = False) -> str:
+    """``per_email``: probe each candidate e-mail's recipients by its id. Otherwise the
+    planner may hash every recipient row that matches ``cond`` in the whole table, which
+    is right for a selective condition (an address) and wrong for a status: "delivered"
+    matches nearly every recipient row ever stored. OFFSET 0 keeps the subquery from being
+    turned into such a hashed one."""
+    tail = f"{cond}{_VISIBLE}{' OFFSET 0' if per_email else ''}"
+    return f"EXISTS (SELECT 1 FROM email_recipients r WHERE r.email_id = e.id AND {tail})"  # noqa: S608 - cond: a builder's literal
 
 
 def _with_visibility(text: str, params: list[Any], visible: Cond | None) -> Cond:
@@ -284,7 +290,10 @@ def _status(op: str, value: Any, params: list[Any]) -> str:
             f"unknown status {str(value)[:40]!r}: use one of {', '.join(EMAIL_STATUSES)}"
         )
     params.extend([v, v])
-    return f"(e.status = %s OR (e.status = 'mixed' AND {_rcpt_exists('r.status = %s')}))"
+    # only "mixed" e-mails are probed, and only those in the search's other bounds (a day):
+    # the whole table's recipients with that status made one day's search cost 0.1-0.35 s
+    mixed = _rcpt_exists("r.status = %s", per_email=True)
+    return f"(e.status = %s OR (e.status = 'mixed' AND {mixed}))"
 
 
 def _status_any(op: str, value: Any, params: list[Any]) -> str:

@@ -540,3 +540,23 @@ def test_rollups_give_the_same_statistics_as_a_scan(loaded, case):
     assert fast.pop("source") == "rollups" and slow.pop("source") == "scan"
     assert fast == slow
     assert fast["emails"] > 0
+
+
+@pytest.mark.parametrize("status", ["delivered", "bounced", "deferred"])
+def test_a_status_search_probes_only_its_candidates_recipients(loaded, status):
+    """A status also matches a "mixed" e-mail with a recipient of that status. Planned as a
+    hashed subquery, that test read every recipient row with the status in the whole
+    table, however narrow the search (0.1-0.35 s for one day of a busy server, growing
+    with the table); each candidate's own recipients are probed by its id instead."""
+    db, _, _ = loaded
+    plans: list[str] = []
+    with psycopg.connect(db.dsn("postgres"), autocommit=True) as conn:
+        conn.execute("LOAD 'auto_explain'")
+        conn.execute("SET auto_explain.log_min_duration = 0")
+        conn.execute("SET auto_explain.log_level = notice")
+        conn.execute("SET client_min_messages = notice")
+        conn.add_notice_handler(lambda d: plans.append(d.message_primary or ""))
+        search_emails(conn, Query(filters=[Filter("status", status)]))
+    searched = [p for p in plans if "email_recipients" in p]
+    assert len(searched) == 2  # the page and its count
+    assert not [p for p in searched if "hashed SubPlan" in p]
