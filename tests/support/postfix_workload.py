@@ -381,11 +381,18 @@ class Workload:
         for m in early:
             self._send(pf, m)
 
-        # Operations on deferred mail: wait until each gate-* message was tried once.
+        # Operations on deferred mail: wait until each gate-* message was tried once. Each is
+        # retried every 1-2 s, so on a loaded machine a poll may catch one of them active
+        # again: a message counts from the first poll that shows it deferred (requiring all
+        # of them deferred in one poll timed out once, until the mail expired).
         ops = [m for m in early if m.op]
-        pf.wait_queue(
-            lambda q: all(_deferred_in(q, m.queue_id) for m in ops), 20, "the first deferrals"
-        )
+        tried: set[str | None] = set()
+
+        def first_deferrals(q: list[dict]) -> bool:
+            tried.update(m.queue_id for m in ops if _deferred_in(q, m.queue_id))
+            return len(tried) == len(ops)
+
+        pf.wait_queue(first_deferrals, 20, "the first deferrals")
         by_op = {m.op: m for m in ops}
         # postsuper first, while every gate is shut (else a retry may deliver the mail first).
         self.ops_output["hold"] = pf.postsuper("-h", by_op["hold"].queue_id)
