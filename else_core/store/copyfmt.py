@@ -138,9 +138,10 @@ def format_emails(emails: list[Email], rows: Rows) -> None:
         _format_email(e, rows)
 
 
-def format_rejects(emails: list[Email], rejects: list[Reject], rows: Rows) -> None:
+def format_rejects(emails: list[Email], rejects: list[Reject], rows: Rows) -> list[int]:
     """Append the COPY lines of rejects (standalone ones, then each e-mail's own) to
-    ``rows``, one row per raw line: a reject seen twice keeps its last row."""
+    ``rows``, one row per raw line: a reject seen twice keeps its last row. Returns those
+    raw lines, each once (their stored rows are replaced)."""
     unique: dict[int, tuple[Reject, str | None]] = {}
     for r in rejects:
         unique[r.seq] = (r, None)
@@ -156,15 +157,7 @@ def format_rejects(emails: list[Email], rejects: list[Reject], rows: Rows) -> No
             f"{_t(index_key(r.client_ip))}\t{_t(index_key(r.sender))}\t"
             f"{_t(index_key(r.recipient))}\t{_t(index_key(r.helo))}\t{_t(r.proto)}\n"
         )
-
-
-def reject_seqs(emails: list[Email], rejects: list[Reject]) -> list[int]:
-    """The raw line of every reject :func:`format_rejects` writes (each once)."""
-    seqs = {r.seq: None for r in rejects}
-    for e in emails:
-        for r in e.rejects:
-            seqs[r.seq] = None
-    return list(seqs)
+    return list(unique)
 
 
 def _format_email(e: Email, rows: Rows) -> None:

@@ -22,7 +22,7 @@ from psycopg import sql
 
 from else_core.db import is_connection_error
 from else_core.model import Email, Reject
-from else_core.store.copyfmt import Rows, dumps, format_emails, format_rejects, reject_seqs
+from else_core.store.copyfmt import Rows, dumps, format_emails, format_rejects
 from else_core.store.keys import host_key, index_key
 
 log = logging.getLogger("else.store")
@@ -177,8 +177,8 @@ def prepare(records: Iterable[Email | Reject], snapshots: Iterable[Email] = ()) 
     rows = Rows()
     for i in range(0, len(listed), FORMAT_SLICE):
         format_emails(listed[i : i + FORMAT_SLICE], rows)
-    format_rejects(listed, rejects, rows)
-    return Batch(records, snapshots, emails, rejects, gone, rows, reject_seqs(listed, rejects))
+    reject_seqs = format_rejects(listed, rejects, rows)
+    return Batch(records, snapshots, emails, rejects, gone, rows, reject_seqs)
 
 
 COPY_CHUNK_ROWS = 200
