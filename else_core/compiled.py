@@ -35,6 +35,7 @@ MODULES = (
     "else_core.report.stats",
     "else_core.store.keys",
     "else_core.store.copyfmt",
+    "else_core.store.rawcopy",
 )
 #: Set to a non-empty value other than 0 to import the sources of :data:`MODULES`.
 PURE_ENV = "ELSE_PURE_PYTHON"

@@ -42,20 +42,9 @@ from else_core.reader import (
     order_files,
     text_of,
 )
-from else_core.store import rollups
-from else_core.store.copyfmt import copy_text
+from else_core.store import rawcopy, rollups
 from else_core.store.writer import Batch, StoreWriter, copy_statement, prepare
 
-RAW_COLUMNS = (
-    "id",
-    "received_at",
-    "reported_at",
-    "host",
-    "program",
-    "pid",
-    "message",
-    "import_id",
-)
 BATCH_LINES = 20000
 CHUNK_LINES = 1000
 ID_BLOCK = 100000
@@ -202,7 +191,7 @@ class _Sink:
         self.error: BaseException | None = None
         self._q: queue.Queue[tuple[int, Any]] = queue.Queue(maxsize=QUEUE_DEPTH)
         self._copy: list[Any] = []  # [context manager, Copy] while a raw COPY is open
-        self._copy_sql = copy_statement("raw_events", RAW_COLUMNS)
+        self._copy_sql = copy_statement("raw_events", rawcopy.COLUMNS, binary=True)
         self._thread = threading.Thread(target=self._run, name="else-import-db", daemon=True)
         self._thread.start()
 
@@ -213,9 +202,9 @@ class _Sink:
             raise self.error
         self._q.put((kind, arg))
 
-    def raw(self, text: str) -> None:
-        """COPY text of raw lines (in order)."""
-        self._put(_RAW, text)
+    def raw(self, rows: bytes) -> None:
+        """Raw lines as binary COPY rows (:mod:`else_core.store.rawcopy`), in order."""
+        self._put(_RAW, rows)
 
     def partition(self, day: int) -> None:
         """Make the raw partition of a UTC day (ordinal) before its lines."""
@@ -269,6 +258,7 @@ class _Sink:
             if not self._copy:
                 cm = self.conn.cursor().copy(self._copy_sql)
                 self._copy.extend((cm, cm.__enter__()))
+                self._copy[1].write(rawcopy.SIGNATURE)
             self._copy[1].write(arg)
             return
         self._close_copy()
@@ -397,9 +387,6 @@ def _import_all(
     sink.sync()
 
 
-_NULL = "\\N"
-
-
 def _import_one(
     run: _ImportRun, path: str, file_year: int | None, import_id: int, fres: FileResult
 ) -> tuple[datetime | None, datetime | None]:
@@ -414,13 +401,18 @@ def _import_one(
     days, progress, on_batch, done_bytes = run.days, run.progress, run.on_batch, run.done_bytes
     stats = result.stats
     stats.files += 1
-    buf: list[str] = []
+    buf: list[bytes] = []
     failed: list[tuple[int, str, Exception]] = []
     first_ts: datetime | None = None
     last_ts: datetime | None = None
-    last_iso = datetime.now(UTC).isoformat()
+    # A line without a stamp of its own is received at the previous line's time (at the
+    # first line, now) and reported at none.
+    now = datetime.now(UTC)
+    last_day = now.toordinal()
+    stamped = rawcopy.stamps(now)
     feed = corr.feed
-    tail = f"\t{import_id}\n"
+    row, stamps, unstamped = rawcopy.row, rawcopy.stamps, rawcopy.unstamped
+    end = rawcopy.tail(import_id)
     next_id = end_id = 0
     block = sink.reserve()  # asked ahead: the thread hands it over while we parse
     kinds: dict[str, int] = {}  # lines per event kind, for ReadStats.count_kinds
@@ -428,7 +420,7 @@ def _import_one(
 
     def send() -> None:
         if buf:
-            sink.raw("".join(buf))
+            sink.raw(b"".join(buf))
             buf.clear()
 
     def new_day(day: int) -> None:
@@ -472,23 +464,18 @@ def _import_one(
                         if first_ts is None:
                             first_ts = ts
                         last_ts = ts
-                        last_iso = ts.isoformat()
-                        day = ts.astimezone(UTC).toordinal()
-                        if day not in days:
-                            new_day(day)
-                    pid = line.pid
+                        stamped = stamps(ts)
+                        last_day = ts.astimezone(UTC).toordinal()
+                        if last_day not in days:
+                            new_day(last_day)
                     buf.append(
-                        f"{line.seq}\t{last_iso}\t{last_iso}\t{copy_text(line.host)}\t"
-                        f"{copy_text(line.program)}\t{pid if pid is not None else _NULL}\t"
-                        f"{copy_text(line.message)}{tail}"
+                        row(line.seq, stamped, line.host, line.program, line.pid, line.message, end)
                     )
                 else:
-                    day = datetime.fromisoformat(last_iso).astimezone(UTC).toordinal()
-                    if day not in days:
-                        new_day(day)
+                    if last_day not in days:
+                        new_day(last_day)
                     buf.append(
-                        f"{line.seq}\t{last_iso}\t\\N\t{copy_text(line.host)}\t\t\\N\t"
-                        f"{copy_text(line.raw)}{tail}"
+                        row(line.seq, unstamped(stamped), line.host, "", None, line.raw, end)
                     )
                 if n % CHUNK_LINES == 0:
                     send()

@@ -127,10 +127,13 @@ REJECT_COLUMNS = (
 CHILD_TABLES = ("transactions", "email_recipients", "deliveries", "rejects")
 
 
-def copy_statement(table: str, columns: tuple[str, ...]) -> sql.Composed:
-    """``COPY table (columns) FROM STDIN`` with the names quoted as identifiers."""
-    return sql.SQL("COPY {} ({}) FROM STDIN").format(
-        sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns))
+def copy_statement(table: str, columns: tuple[str, ...], binary: bool = False) -> sql.Composed:
+    """``COPY table (columns) FROM STDIN`` with the names quoted as identifiers, in the
+    text format or (``binary``) the binary one."""
+    return sql.SQL("COPY {} ({}) FROM STDIN{}").format(
+        sql.Identifier(table),
+        sql.SQL(", ").join(map(sql.Identifier, columns)),
+        sql.SQL(" (FORMAT binary)" if binary else ""),
     )
 
 
