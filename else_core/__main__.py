@@ -1,5 +1,5 @@
 import sys
 
-from else_core.cli import main
+from else_core.launcher import main
 
 sys.exit(main())
