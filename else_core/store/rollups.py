@@ -13,18 +13,27 @@ from __future__ import annotations
 
 import psycopg
 
+# The deferred triggers count per server only (m0016); each pending count also counts for
+# all servers ('*'), and a count of no server (NULL host) only for them, as the direct
+# triggers do it.
 _APPLY = (
     """
     WITH d AS (DELETE FROM stats_hourly_pending RETURNING *)
     INSERT INTO stats_hourly AS s (hour, host, kind, key, n, bytes)
-    SELECT hour, host, kind, key, sum(n), sum(bytes) FROM d GROUP BY 1, 2, 3, 4
+    SELECT d.hour, v.h, d.kind, d.key, sum(d.n), sum(d.bytes)
+    FROM d CROSS JOIN LATERAL (VALUES (d.host), ('*')) AS v(h)
+    WHERE v.h IS NOT NULL
+    GROUP BY 1, 2, 3, 4
     ON CONFLICT (hour, host, kind, key)
     DO UPDATE SET n = s.n + excluded.n, bytes = s.bytes + excluded.bytes
     """,
     """
     WITH d AS (DELETE FROM stats_daily_pending RETURNING *)
     INSERT INTO stats_daily AS s (day, host, kind, key, n, bytes)
-    SELECT day, host, kind, key, sum(n), sum(bytes) FROM d GROUP BY 1, 2, 3, 4
+    SELECT d.day, v.h, d.kind, d.key, sum(d.n), sum(d.bytes)
+    FROM d CROSS JOIN LATERAL (VALUES (d.host), ('*')) AS v(h)
+    WHERE v.h IS NOT NULL
+    GROUP BY 1, 2, 3, 4
     ON CONFLICT (day, host, kind, key)
     DO UPDATE SET n = s.n + excluded.n, bytes = s.bytes + excluded.bytes
     """,

@@ -88,8 +88,21 @@ def live_then_import(db: Database, corpus: Path, tmp_path: Path) -> None:
     do_import(db, first_lines(corpus, tmp_path, 12000))
 
 
+def several_servers(db: Database, corpus: Path, tmp_path: Path) -> None:
+    """The same mail entering through three servers, one of them (hostile) named '*', the
+    name of the all-servers rows: the import must count it as the direct triggers do."""
+    lines = first_lines(corpus, tmp_path, 12000).read_text().splitlines(keepends=True)
+    out = tmp_path / "servers.log"
+    with out.open("w") as dst:
+        for i, line in enumerate(lines):
+            stamp, _host, rest = line.split(" ", 2)
+            dst.write(f"{stamp} {('helga', 'mx2', '*')[i * 3 // len(lines)]} {rest}")
+    do_import(db, out)
+
+
 CASES = {
     "one import": one_import,
+    "three servers, one named '*'": several_servers,
     "import replacing an earlier import's e-mails": half_then_whole,
     "import on top of live ingest": live_then_import,
 }
