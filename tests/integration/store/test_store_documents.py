@@ -55,9 +55,9 @@ HOSTILE = b"".join(
 )
 
 
-def correlated(path: Path, first_id: int) -> dict[str, dict]:
-    """The correlator's documents of ``path``, as JSON values (id -> document); the
-    import numbers lines from ``first_id`` on."""
+def correlated_emails(path: Path, first_id: int) -> dict[str, Email]:
+    """The correlator's e-mails of ``path`` by id; the import numbers lines from
+    ``first_id`` on."""
     corr = Correlator()
     split = EnvelopeParser(ClassicClock(YEAR, UTC)).split
     emails: dict[str, Email] = {}
@@ -72,7 +72,15 @@ def correlated(path: Path, first_id: int) -> dict[str, dict]:
             for gone in rec.merged_ids:
                 emails.pop(gone, None)
             emails[rec.id] = rec
-    return {i: json.loads(json.dumps(e.to_dict(detail=True))) for i, e in emails.items()}
+    return emails
+
+
+def import_log(db, log: Path) -> int:
+    """Import ``log``; the id of its first line."""
+    argv = ["import", "--dsn", db.dsn("else_worker"), "--year", str(YEAR), "--host-tz", "UTC"]
+    assert elsectl([*argv, str(log)]) == 0
+    with db.connect() as conn:
+        return conn.execute("SELECT min(id) FROM raw_events").fetchone()[0]
 
 
 @pytest.fixture(params=["hostile", "pixelpark"])
@@ -87,11 +95,26 @@ def log(request, tmp_path, corpus) -> Path:
 
 
 def test_each_stored_document_is_the_correlators(db, log):
-    argv = ["import", "--dsn", db.dsn("else_worker"), "--year", str(YEAR), "--host-tz", "UTC"]
-    assert elsectl([*argv, str(log)]) == 0
+    emails = correlated_emails(log, import_log(db, log))
     with db.connect() as conn:
         stored = {r[0]: r[1] for r in conn.execute("SELECT id, doc FROM emails")}
-        first_id = conn.execute("SELECT min(id) FROM raw_events").fetchone()[0]
-    expected = correlated(log, first_id)
-    assert expected
-    assert stored == expected
+    assert emails
+    assert stored == {i: json.loads(json.dumps(e.to_dict(detail=True))) for i, e in emails.items()}
+
+
+def test_each_stored_delay_is_the_correlators(db, log):
+    """Delays are formatted through a cache of recent texts (copyfmt._delay)."""
+    emails = correlated_emails(log, import_log(db, log))
+    with db.connect() as conn:
+        attempts = conn.execute("SELECT email_id, idx, delay, delays FROM deliveries").fetchall()
+        recipients = conn.execute("SELECT email_id, idx, delay FROM email_recipients").fetchall()
+    expected = {
+        (e.id, i, a.delay, tuple(a.delays) if a.delays else None)
+        for e in emails.values()
+        for i, a in enumerate(a for t in e.transactions for a in t.attempts)
+    }
+    assert any(row[3] for row in expected)
+    assert {(e, i, d, None if ds is None else tuple(ds)) for e, i, d, ds in attempts} == expected
+    assert set(recipients) == {
+        (e.id, i, r.delay) for e in emails.values() for i, r in enumerate(e.recipients)
+    }
