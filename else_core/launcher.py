@@ -96,7 +96,11 @@ def socket_dir() -> str | None:
     base = os.environ.get("XDG_RUNTIME_DIR") or ""
     uid = os.getuid()
     fallback = f"/tmp/else-cmd-{uid}"  # noqa: S108 - made 0700, or refused below
-    path = os.path.join(base, "else-cmd") if os.path.isdir(base) else fallback
+    try:  # another user's runtime dir (after su, say) could be swapped under us: not used
+        mine = os.stat(base).st_uid == uid and os.path.isdir(base)
+    except OSError:
+        mine = False
+    path = os.path.join(base, "else-cmd") if mine else fallback
     try:
         os.mkdir(path, 0o700)
     except FileExistsError:
@@ -134,6 +138,8 @@ def request(path: str, argv: Sequence[str]) -> int | None:
         try:
             conn.settimeout(HANDOVER_SECONDS)
             conn.connect(path)
+            if _peer_uid(conn) != os.getuid():  # our environment goes only to ourselves
+                return None
             conn.sendall(encode_request(argv))
             pid = _read_int(conn)  # a fork is ready for the command
             if pid is None:
@@ -174,6 +180,13 @@ def _wait(conn: socket.socket, pid: int) -> int:
         print("elsectl: error: the command's process ended without a status", file=sys.stderr)
         return LOST
     return status
+
+
+def _peer_uid(conn: socket.socket) -> int:
+    """The uid of the process at the other end (struct ucred: pid, uid, gid)."""
+    creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12)
+    uid: int = struct.unpack("3i", creds)[1]
+    return uid
 
 
 def _read_int(conn: socket.socket) -> int | None:

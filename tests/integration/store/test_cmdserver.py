@@ -237,6 +237,68 @@ def test_a_directory_others_may_enter_is_not_used(runtime, mail_db):
     assert list(shared.iterdir()) == []
 
 
+IMPOSTOR = """
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.bind(sys.argv[1])
+os.chmod(sys.argv[1], 0o777)
+os.setgid(65534); os.setuid(65534)  # nobody: the peer the launcher will see
+s.listen()
+print("ready", flush=True)
+s.settimeout(60)
+conn, _ = s.accept()
+conn.settimeout(5)
+got = b""
+try:
+    while chunk := conn.recv(65536):
+        got += chunk
+except OSError:
+    pass
+print(len(got), flush=True)
+"""
+
+
+def test_a_server_of_another_user_gets_nothing(runtime, mail_db):
+    """A socket in the place of ours, listened on by another uid (SO_PEERCRED): the
+    command runs in process and sends that process not a byte of its environment."""
+    directory = runtime / "else-cmd"
+    directory.mkdir(mode=0o700)
+    impostor = subprocess.Popen(
+        [sys.executable, "-c", IMPOSTOR, str(directory / f"{stamp()}.sock")],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert impostor.stdout is not None and impostor.stdout.readline() == "ready\n"
+        status, _out, _err, loaded = run(["stats", "--dsn", mail_db], env_for(runtime, True))
+        assert status == 0 and loaded  # ran in process
+        assert impostor.stdout.readline() == "0\n"  # received nothing
+    finally:
+        impostor.kill()
+        impostor.wait()
+
+
+def test_another_users_runtime_directory_is_not_used(runtime, mail_db):
+    """XDG_RUNTIME_DIR of another user (kept through su): the launcher does not put its
+    directory there."""
+    os.chown(runtime, 65534, 65534)
+    fallback = Path(f"/tmp/else-cmd-{os.getuid()}")
+    before = set(fallback.glob("*.pid")) if fallback.exists() else set()
+    try:
+        status, _out, _err, _loaded = run(["stats", "--dsn", mail_db], env_for(runtime, True))
+        assert status == 0
+        assert not (runtime / "else-cmd").exists()
+    finally:
+        end = time.monotonic() + WAIT  # a server this test started in the fallback: stop it
+        started: list[int] = []
+        while time.monotonic() < end and not started:
+            texts = [p.read_text() for p in set(fallback.glob("*.pid")) - before]
+            started = [int(t) for t in texts if t.endswith("\n")]
+            time.sleep(0.05)
+        for pid in started:
+            stop(pid)
+
+
 def test_a_dead_servers_socket_is_replaced(runtime, mail_db):
     directory = runtime / "else-cmd"
     directory.mkdir(mode=0o700)
@@ -250,9 +312,11 @@ def test_a_dead_servers_socket_is_replaced(runtime, mail_db):
 
 
 def stamp() -> str:
-    """The code stamp the elsectl script computes (same interpreter, same package)."""
+    """The code stamp the elsectl script computes: by the interpreter of its #! line (the
+    stamp covers the interpreter's path, which may be python3 where pytest runs python)."""
+    interpreter = Path(ELSECTL).read_text().splitlines()[0].removeprefix("#!").strip()
     return subprocess.run(
-        [sys.executable, "-c", "from else_core import launcher; print(launcher.code_stamp())"],
+        [interpreter, "-c", "from else_core import launcher; print(launcher.code_stamp())"],
         capture_output=True,
         text=True,
         check=True,
