@@ -23,6 +23,7 @@ already stored keep pglz (both stay readable).
 """
 
 import re
+from collections.abc import Callable
 
 from else_core.db.migrations.m0004_rollups import _EMAILS, _RECIPIENTS, _REJECTS
 
@@ -55,9 +56,13 @@ def _pending(body: str) -> str:
     return _UPSERT.sub(";", body)
 
 
-def _function(name: str, body: str, rows: str, sign: str) -> str:
+def _function(
+    name: str, body: str, rows: str, sign: str, deferral: Callable[[str], str] = _pending
+) -> str:
+    """The trigger function of m0004's ``body``: what ``deferral`` makes of it while an
+    import defers its rollups (m0016 passes a per-server variant), the body itself else."""
     direct = body.format(rows=rows, sign=sign)
-    deferred = _pending(body).format(rows=rows, sign=sign)
+    deferred = deferral(body).format(rows=rows, sign=sign)
     if "ON CONFLICT" in deferred or "_pending" not in deferred:  # m0004's SQL changed shape
         raise RuntimeError(f"m0011: cannot derive the deferred body of {name}")
     return f"""
@@ -74,9 +79,9 @@ END $fn$;
 """
 
 
-def _functions(body: str, short: str) -> str:
-    return _function(f"else_stats_{short}_ins", body, "new_rows", "1") + _function(
-        f"else_stats_{short}_del", body, "old_rows", "-1"
+def _functions(body: str, short: str, deferral: Callable[[str], str] = _pending) -> str:
+    return _function(f"else_stats_{short}_ins", body, "new_rows", "1", deferral) + _function(
+        f"else_stats_{short}_del", body, "old_rows", "-1", deferral
     )
 
 

@@ -17,7 +17,7 @@ The live worker's direct path is unchanged.
 from __future__ import annotations
 
 from else_core.db.migrations.m0004_rollups import _EMAILS, _RECIPIENTS, _REJECTS
-from else_core.db.migrations.m0011_import_rollups import _pending
+from else_core.db.migrations.m0011_import_rollups import _functions, _pending
 
 _ALL_SERVERS = (  # a subquery of one column, which the planner pulls up: no join per row
     ("(VALUES (t.host), ('*')) AS v(h)", "(SELECT t.host AS h) AS v"),
@@ -35,27 +35,8 @@ def _per_host(body: str) -> str:
     return body
 
 
-def _function(name: str, body: str, rows: str, sign: str) -> str:
-    direct = body.format(rows=rows, sign=sign)
-    deferred = _pending(_per_host(body)).format(rows=rows, sign=sign)
-    return f"""
-CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql
-SET search_path = public, pg_temp AS $fn$
-BEGIN
-    IF current_setting('else.rollups_deferred', true) = 'on' THEN
-{deferred}
-        RETURN NULL;
-    END IF;
-{direct}
-    RETURN NULL;
-END $fn$;
-"""
-
-
-def _functions(body: str, short: str) -> str:
-    return _function(f"else_stats_{short}_ins", body, "new_rows", "1") + _function(
-        f"else_stats_{short}_del", body, "old_rows", "-1"
-    )
+def _deferred(body: str) -> str:
+    return _pending(_per_host(body))
 
 
 SQL = (
@@ -64,7 +45,7 @@ SQL = (
 ALTER TABLE stats_hourly_pending ALTER COLUMN host DROP NOT NULL;
 ALTER TABLE stats_daily_pending ALTER COLUMN host DROP NOT NULL;
 """
-    + _functions(_EMAILS, "emails")
-    + _functions(_RECIPIENTS, "rcpt")
-    + _functions(_REJECTS, "rejects")
+    + _functions(_EMAILS, "emails", _deferred)
+    + _functions(_RECIPIENTS, "rcpt", _deferred)
+    + _functions(_REJECTS, "rejects", _deferred)
 )
