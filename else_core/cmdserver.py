@@ -23,14 +23,11 @@ import io
 import os
 import signal
 import socket
-import struct
 import sys
 import time
 import traceback
 
 from else_core import launcher
-
-_CREDENTIALS = struct.Struct("3i")  # struct ucred: pid, uid, gid
 
 
 def preload() -> None:
@@ -80,10 +77,7 @@ def serve(path: str, idle: float) -> int:
 
 def _accept(listener: socket.socket, lock: int, conn: socket.socket) -> None:
     conn.settimeout(5)
-    _pid, uid, _gid = _CREDENTIALS.unpack(
-        conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _CREDENTIALS.size)
-    )
-    if uid != os.getuid():
+    if launcher.peer_uid(conn) != os.getuid():
         return
     try:
         request = _receive(conn)
@@ -96,20 +90,11 @@ def _accept(listener: socket.socket, lock: int, conn: socket.socket) -> None:
 
 
 def _receive(conn: socket.socket) -> list[bytes]:
-    data = b""
-    while len(data) < 4:
-        chunk = conn.recv(4 - len(data))
-        if not chunk:
-            raise ValueError("short request")
-        data += chunk
-    (size,) = struct.unpack("!i", data)
-    body = bytearray()
-    while len(body) < size:
-        chunk = conn.recv(size - len(body))
-        if not chunk:
-            raise ValueError("truncated request")
-        body += chunk
-    fields = bytes(body).split(b"\0")
+    size = launcher.read_int(conn)
+    body = None if size is None else launcher.recv_exactly(conn, size)
+    if body is None:
+        raise ValueError("truncated request")
+    fields = body.split(b"\0")
     if fields[0] != launcher.MAGIC:
         raise ValueError("not a request of this version")
     return fields[1:]
@@ -120,7 +105,7 @@ def _handover(conn: socket.socket) -> list[int] | None:
     when it gave up waiting (it runs the command itself then)."""
     conn.settimeout(launcher.HANDOVER_SECONDS)
     try:
-        conn.sendall(struct.pack("!i", os.getpid()))
+        conn.sendall(launcher.INT.pack(os.getpid()))
         go, fds, _flags, _addr = socket.recv_fds(conn, 1, 3)
     except OSError:
         return None
@@ -158,7 +143,7 @@ def _child(conn: socket.socket, request: list[bytes]) -> int:
         with contextlib.suppress(OSError, ValueError):
             stream.flush()
     with contextlib.suppress(OSError):  # the client is gone
-        conn.sendall(struct.pack("!i", status))
+        conn.sendall(launcher.INT.pack(status))
     return status & 0xFF
 
 

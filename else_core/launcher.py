@@ -46,7 +46,8 @@ LOST = 70
 
 _FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 _PACKAGE = os.path.dirname(os.path.abspath(__file__))
-_INT = struct.Struct("!i")
+INT = struct.Struct("!i")  # the protocol's integers
+_CREDENTIALS = struct.Struct("3i")  # struct ucred: pid, uid, gid
 
 
 def main() -> int:
@@ -127,7 +128,7 @@ def encode_request(argv: Sequence[str]) -> bytes:
     fields += [os.fsencode(a) for a in argv]
     fields += [k + b"=" + v for k, v in os.environb.items()]
     body = b"\0".join(fields)
-    return _INT.pack(len(body)) + body
+    return INT.pack(len(body)) + body
 
 
 def request(path: str, argv: Sequence[str]) -> int | None:
@@ -138,10 +139,10 @@ def request(path: str, argv: Sequence[str]) -> int | None:
         try:
             conn.settimeout(HANDOVER_SECONDS)
             conn.connect(path)
-            if _peer_uid(conn) != os.getuid():  # our environment goes only to ourselves
+            if peer_uid(conn) != os.getuid():  # our environment goes only to ourselves
                 return None
             conn.sendall(encode_request(argv))
-            pid = _read_int(conn)  # a fork is ready for the command
+            pid = read_int(conn)  # a fork is ready for the command
             if pid is None:
                 return None
             # The go-ahead, with stdin/stdout/stderr: a fork that gets none runs nothing,
@@ -169,7 +170,7 @@ def _wait(conn: socket.socket, pid: int) -> int:
             signal.signal(signum, forward)
     while True:
         try:
-            status = _read_int(conn)
+            status = read_int(conn)
             break
         except InterruptedError:  # pragma: no cover - PEP 475 retries reads itself
             continue
@@ -182,21 +183,30 @@ def _wait(conn: socket.socket, pid: int) -> int:
     return status
 
 
-def _peer_uid(conn: socket.socket) -> int:
+def peer_uid(conn: socket.socket) -> int:
     """The uid of the process at the other end (struct ucred: pid, uid, gid)."""
-    creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12)
-    uid: int = struct.unpack("3i", creds)[1]
+    creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _CREDENTIALS.size)
+    uid: int = _CREDENTIALS.unpack(creds)[1]
     return uid
 
 
-def _read_int(conn: socket.socket) -> int | None:
-    data = b""
-    while len(data) < _INT.size:
-        chunk = conn.recv(_INT.size - len(data))
+def recv_exactly(conn: socket.socket, size: int) -> bytes | None:
+    """``size`` bytes from ``conn``, or None when it ends before."""
+    data = bytearray()
+    while len(data) < size:
+        chunk = conn.recv(size - len(data))
         if not chunk:
             return None
         data += chunk
-    value: int = _INT.unpack(data)[0]
+    return bytes(data)
+
+
+def read_int(conn: socket.socket) -> int | None:
+    """One integer of the protocol (a length, a PID, a status), or None at its end."""
+    data = recv_exactly(conn, INT.size)
+    if data is None:
+        return None
+    value: int = INT.unpack(data)[0]
     return value
 
 
