@@ -873,9 +873,12 @@ class Lab:
 
     def status(self) -> int:
         bad = 0
-        for name in ["acng", "sink"] + [f"host-{h.name}" for h in self.hosts()]:
+        names = ["acng", "sink"] + [f"host-{h.name}" for h in self.hosts()]
+        width = max(len(n) for n in names)
+        for name in names:
             pid = self.recorded(name)
-            print(f"{self.inst.name:4} {name:12} {'running pid ' + str(pid) if pid else 'stopped'}")
+            state = f"running pid {pid}" if pid else "stopped"
+            print(f"{self.inst.name:4} {name:{width}} {state}")
             bad += pid is None
         return 1 if bad else 0
 
