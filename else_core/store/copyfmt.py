@@ -126,11 +126,6 @@ def field(v: object) -> str:
     return field(str(v))
 
 
-def line(values: tuple[object, ...]) -> str:
-    """One COPY row of values of any type."""
-    return "\t".join([field(v) for v in values]) + "\n"
-
-
 def domain_of(address: str | None) -> str | None:
     if not address or "@" not in address:
         return None

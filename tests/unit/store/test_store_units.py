@@ -17,7 +17,6 @@ from else_core.records import LogLine
 from else_core.search import Filter, SearchError, _like, parse_time
 from else_core.store.copyfmt import _t, copy_text, domain_of
 from else_core.store.copyfmt import field as _field
-from else_core.store.copyfmt import line as writer_line
 from else_core.store.importer import order_files
 from else_core.store.worker import Dedupe
 
@@ -114,11 +113,6 @@ def test_unreadable_time_is_a_clear_error():
 )
 def test_copy_text_format(value, text):
     assert _field(value) == text
-
-
-def test_copy_line_is_tab_separated_and_ends_in_newline():
-    assert writer_line(("a", None, 1)) == "a\t\\N\t1\n"
-    assert copy_text("x\ty") == "x\\ty"
 
 
 @pytest.mark.parametrize(
