@@ -162,7 +162,10 @@ _ANCHOR_WALL = datetime(2000, 1, 1)
 
 
 def shared_zone(ts: datetime) -> datetime:
-    """``ts`` on the process's one tzinfo object for its zone (the same instant)."""
+    """``ts`` on the process's one tzinfo object for its zone (the same instant, the same
+    wall time and zone name). A ``timezone`` that carries a name of its own (fromisoformat
+    makes none) equals the unnamed one of its offset but would print another ``tzname``:
+    it keeps its object."""
     tz = ts.tzinfo
     if tz is None or tz is UTC:
         return ts
@@ -172,7 +175,9 @@ def shared_zone(ts: datetime) -> datetime:
             _ZONES.clear()
         _ZONES[tz] = tz
         return ts
-    return ts if known is tz else ts.replace(tzinfo=known)
+    if known is tz or known.tzname(ts) != tz.tzname(ts):
+        return ts
+    return ts.replace(tzinfo=known)
 
 
 def _is_leap(year: int) -> bool:
@@ -199,7 +204,7 @@ class EnvelopeParser:
     cheap and keep ``int()`` and ``datetime`` from raising.
     """
 
-    __slots__ = ("_anchor", "_iso_stamp", "_iso_ts", "_stamps", "_zone", "clock")
+    __slots__ = ("_anchor", "_anchors", "_iso_stamp", "_iso_ts", "_stamps", "_zone", "clock")
 
     def __init__(self, clock: ClassicClock) -> None:
         self.clock = clock
@@ -207,9 +212,11 @@ class EnvelopeParser:
         # The last RFC 3339 stamp read and its time: lines come in bursts of one stamp.
         self._iso_stamp = ""
         self._iso_ts: datetime | None = None
-        # The offset of the last "...+HH:MM" stamp, and _ANCHOR's time in it (None: invalid).
+        # The offset of the last "...+HH:MM" stamp, and _ANCHOR's time in it (None: invalid);
+        # the anchors of every offset seen, for streams that mix hosts or cross summer time.
         self._zone = ""
         self._anchor: datetime | None = None
+        self._anchors: dict[str, datetime | None] = {}
 
     def _iso_time(self, stamp: str) -> datetime | None:
         """The time of an RFC 3339 stamp (None: not one), remembered for the next line.
@@ -225,8 +232,13 @@ class EnvelopeParser:
         # "+00:00" needs no short way: fromisoformat puts it on the one UTC object itself.
         if len(stamp) > 24 and stamp[-3] == ":" and stamp[-6] in "+-" and stamp[-5:] != "00:00":
             zone = stamp[-6:]
-            if zone != self._zone:
-                anchor = self._parse_iso(_ANCHOR + zone)
+            if zone != self._zone:  # another host's offset in the stream, or summer time
+                if zone in self._anchors:
+                    anchor = self._anchors[zone]
+                else:
+                    if len(self._anchors) >= _ZONES_MAX:
+                        self._anchors.clear()
+                    anchor = self._anchors[zone] = self._parse_iso(_ANCHOR + zone)
                 self._zone, self._anchor = zone, anchor
             anchor = self._anchor
             if anchor is not None:

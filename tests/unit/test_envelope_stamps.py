@@ -122,6 +122,32 @@ def test_times_of_one_offset_share_one_tzinfo(first: str, second: str) -> None:
     assert a < b
 
 
+def test_a_stream_that_mixes_offsets_reads_each_stamp_in_its_own() -> None:
+    """Hosts in several zones in one stream, and summer time: the offsets alternate."""
+    stamps = [
+        "2023-10-29T02:59:59.5+02:00",
+        "2023-10-29T01:00:00.25+00:00",
+        "2023-10-29T02:00:00.75+01:00",
+        "2023-10-29T02:59:59.5+02:00",
+        "2023-10-28T20:00:00.125-05:00",
+        "2023-10-29T02:00:00.75+01:00",
+    ]
+    p = _parser()
+    read = [p._iso_time(s) for s in stamps]
+    assert all(_same(t, _reference(s)) for t, s in zip(read, stamps, strict=True))
+    by_offset: dict[object, set[int]] = {}
+    for t in read:
+        assert t is not None
+        by_offset.setdefault(t.utcoffset(), set()).add(id(t.tzinfo))
+    assert all(len(ids) == 1 for ids in by_offset.values())
+
+
+def test_a_named_fixed_zone_keeps_its_name() -> None:
+    shared_zone(datetime(2023, 1, 1, tzinfo=timezone(timedelta(hours=1))))
+    named = datetime(2023, 1, 1, tzinfo=timezone(timedelta(hours=1), "CET"))
+    assert shared_zone(named).tzname() == "CET"
+
+
 def test_equal_offsets_get_one_tzinfo_object() -> None:
     a = shared_zone(datetime(2023, 1, 1, 4, tzinfo=timezone(timedelta(hours=3))))
     b = shared_zone(datetime(2023, 1, 1, 5, tzinfo=timezone(timedelta(hours=3))))
