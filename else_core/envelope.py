@@ -204,7 +204,7 @@ class EnvelopeParser:
     cheap and keep ``int()`` and ``datetime`` from raising.
     """
 
-    __slots__ = ("_anchor", "_anchors", "_iso_stamp", "_iso_ts", "_stamps", "_zone", "clock")
+    __slots__ = ("_anchors", "_iso_stamp", "_iso_ts", "_stamps", "clock")
 
     def __init__(self, clock: ClassicClock) -> None:
         self.clock = clock
@@ -212,10 +212,8 @@ class EnvelopeParser:
         # The last RFC 3339 stamp read and its time: lines come in bursts of one stamp.
         self._iso_stamp = ""
         self._iso_ts: datetime | None = None
-        # The offset of the last "...+HH:MM" stamp, and _ANCHOR's time in it (None: invalid);
-        # the anchors of every offset seen, for streams that mix hosts or cross summer time.
-        self._zone = ""
-        self._anchor: datetime | None = None
+        # _ANCHOR's time in each "+HH:MM" offset seen (None: not an offset fromisoformat
+        # reads); a stream can mix hosts in several zones, or cross summer time.
         self._anchors: dict[str, datetime | None] = {}
 
     def _iso_time(self, stamp: str) -> datetime | None:
@@ -232,15 +230,13 @@ class EnvelopeParser:
         # "+00:00" needs no short way: fromisoformat puts it on the one UTC object itself.
         if len(stamp) > 24 and stamp[-3] == ":" and stamp[-6] in "+-" and stamp[-5:] != "00:00":
             zone = stamp[-6:]
-            if zone != self._zone:  # another host's offset in the stream, or summer time
-                if zone in self._anchors:
-                    anchor = self._anchors[zone]
-                else:
-                    if len(self._anchors) >= _ZONES_MAX:
-                        self._anchors.clear()
-                    anchor = self._anchors[zone] = self._parse_iso(_ANCHOR + zone)
-                self._zone, self._anchor = zone, anchor
-            anchor = self._anchor
+            anchors = self._anchors
+            if zone in anchors:
+                anchor = anchors[zone]
+            else:
+                if len(anchors) >= _ZONES_MAX:
+                    anchors.clear()
+                anchor = anchors[zone] = self._parse_iso(_ANCHOR + zone)
             if anchor is not None:
                 try:
                     wall = datetime.fromisoformat(stamp[:-6])
